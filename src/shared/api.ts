@@ -1,0 +1,189 @@
+/**
+ * The typed contracts between threads (STYLE.md §4): the scripting API on `window.auralscope`
+ * (main thread, used by tests and booth scripts; documented in the README) and the worker's
+ * control API exposed with comlink. One module, imported by both sides.
+ */
+
+/** Where the sound comes from. */
+export type SourceKind = 'mic' | 'file' | 'demo';
+
+/** Argument of setSource. */
+export interface SourceRequest {
+  kind: SourceKind;
+  /** Input device for 'mic' (from navigator.mediaDevices.enumerateDevices); default device when absent. */
+  deviceId?: string;
+  /** URL of an audio file for 'file' (a blob: URL for picked files). */
+  url?: string;
+  /** Name shown in messages (defaults to the URL's last segment). */
+  name?: string;
+}
+
+/** Faults that debug.inject makes happen for real. */
+export type Fault = 'track-ended' | 'worker-crash' | 'suspend' | 'device-lost';
+
+/** Every fault, for exhaustive iteration in tests and the UI. */
+export const FAULTS: readonly Fault[] = ['track-ended', 'worker-crash', 'suspend', 'device-lost'];
+
+/** One line of the on-screen log. */
+export interface LogEntry {
+  /** Milliseconds since the page loaded. */
+  timeMs: number;
+  level: 'info' | 'warn' | 'error';
+  text: string;
+}
+
+/** What the platform offers, checked at start-up. */
+export interface Capabilities {
+  crossOriginIsolated: boolean;
+  sharedArrayBuffer: boolean;
+  audioWorklet: boolean;
+  webgpu: boolean;
+  setSinkId: boolean;
+}
+
+/** status() of the scripting API. */
+export interface Status {
+  /** True once audio flows through the worklet and the worker publishes frames. */
+  ready: boolean;
+  /** crossOriginIsolated: SharedArrayBuffer rings in use (else batched transfers). */
+  isolated: boolean;
+  /** pixi renderer in use: 'webgpu' | 'webgl' | 'none'. */
+  renderer: string;
+  /** tfjs backend in use, or 'none' while no model runs. */
+  backend: string;
+  /** Why that backend was chosen. */
+  backendReason: string;
+  contextSampleRateHz: number;
+  analysisSampleRateHz: number;
+  source: SourceKind | 'none';
+  /** The newest user-facing message ('' when all is well). */
+  message: string;
+  capabilities: Capabilities;
+  counters: {
+    /** Render quanta whose input did not fit the capture ring (counted from 1 s after ready). */
+    captureOverruns: number;
+    /** Render quanta with missing resynthesised audio (counted from 1 s after ready). */
+    playbackUnderruns: number;
+    hopsAnalysed: number;
+    droppedHops: number;
+  };
+  timing: {
+    /** Median worker compute time per hop group over the last second, ms. */
+    hopMs: number;
+    /** 95th percentile of the same, ms. */
+    hopP95Ms: number;
+  };
+  /** Fill of the capture and output rings in [0, 1]. */
+  ring: { captureFill: number; outputFill: number };
+  /** Input level over the last meter period. */
+  level: { inputPeakDb: number; inputRmsDb: number; clipping: boolean; noSignal: boolean };
+  latencyMs: {
+    /** Estimate: STFT window + hop group + compute + one display frame. */
+    micToScreen: number;
+    /** Delay applied to the dry signal so it lines up with the resynthesis. */
+    dryDelay: number;
+    /** Solo latency per tap layer (empty until a model with auralisation runs). */
+    soloByLayer: number[];
+  };
+}
+
+/** The newest frame in plain arrays (what tests read). */
+export interface FrameSnapshot {
+  seq: number;
+  spectrogram: {
+    bins: number;
+    frames: number;
+    hzPerBin: number;
+    /** frames arrays of bins magnitudes in dB, newest frame last. */
+    data: number[][];
+  };
+}
+
+/** The scripting API on window.auralscope. */
+export interface AuralscopeApi {
+  status(): Status;
+  frame(): FrameSnapshot | null;
+  setSource(req: SourceRequest): Promise<void>;
+  /** x in [0, 1]: 0 = dry only, 1 = resynthesis only. */
+  setMix(x: number): void;
+  /** Master output gain in [0, 1]. */
+  setVolume(x: number): void;
+  /** Records `seconds` of the output mix; resolves with 32-bit float WAV bytes at the context rate. */
+  recordOutput(seconds: number): Promise<Uint8Array>;
+  /** Starts audio after a user gesture (autoplay rules); no-op when already running. */
+  resume(): Promise<void>;
+  /** The on-screen log. */
+  log(): LogEntry[];
+  debug: {
+    /** Makes a fault happen for real so tests can prove the recovery. */
+    inject(fault: Fault): Promise<void>;
+  };
+}
+
+/** How the worker receives audio and publishes frames. */
+export type EngineTransport =
+  | {
+    kind: 'shared';
+    captureRing: SharedArrayBuffer;
+    outputRing: SharedArrayBuffer;
+    stats: SharedArrayBuffer;
+    mailbox: SharedArrayBuffer;
+  }
+  | {
+    kind: 'transfer';
+    /** Port to the worklet: batches of captured samples in, batches of output samples out. */
+    audioPort: MessagePort;
+    /** Port to the main thread: packed frames (transferred Float32Arrays). */
+    framePort: MessagePort;
+  };
+
+/** Configuration of the engine; each field: default and range. */
+export interface EngineConfig {
+  /** AudioContext rate, Hz (the device's own rate). */
+  contextSampleRateHz: number;
+  /** Analysis rate, Hz; default 11025 (from the model manifest once a model runs). */
+  analysisSampleRateHz: number;
+  /** FFT size in samples; default 512, power of two 64..8192. */
+  nFft: number;
+  /** STFT hop in samples; default 256, 1..nFft/2. */
+  hopSamples: number;
+  /** Frames per hop group (one analysis per group); default 2, 1..16. */
+  hopGroupFrames: number;
+  /** Frames kept in the rolling spectrogram published to the UI; default 173 (4 s), 16..2048. */
+  historyFrames: number;
+  /** Wet pre-roll in render quanta before the worklet reads the output ring; default enough for 2 hop groups + 60 ms. */
+  wetStartQuanta: number;
+}
+
+/** What the engine reports once it is set up. */
+export interface EngineInfo {
+  /** Delay from a sample entering the capture ring to its resynthesis leaving the output ring's writer, device samples. */
+  processingLatencySamples: number;
+  /** Resampler latencies in device samples (down and up, each referred to the device rate). */
+  resamplerLatencySamples: { down: number; up: number };
+}
+
+/** Worker-side stats the main thread polls (cheap, once per UI tick). */
+export interface EngineStats {
+  hopMs: number;
+  hopP95Ms: number;
+  hopsAnalysed: number;
+  droppedHops: number;
+  /** Samples of the capture ring waiting to be read. */
+  captureAvailable: number;
+  /** Samples in the output ring waiting to be played. */
+  outputAvailable: number;
+  backend: string;
+  backendReason: string;
+}
+
+/** The worker's control API (comlink). */
+export interface EngineApi {
+  /** Sets up resamplers, STFT and the transport; starts draining. Call once. */
+  init(config: EngineConfig, transport: EngineTransport): Promise<EngineInfo>;
+  stats(): EngineStats;
+  /** Stops draining and frees everything; the worker can then be terminated. */
+  dispose(): void;
+  /** Debug: throws from the worker's event loop, as a real crash would. */
+  crash(): void;
+}
