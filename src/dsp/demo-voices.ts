@@ -335,17 +335,25 @@ export function renderReedNote(sampleRateHz: number, rng: Rng, midi: number, hol
   const out = new Float64Array(holdSamples + Math.round(8 * releaseSamples));
   const breath = whiteNoise(out.length, rng);
   applyBiquad(breath, biquad('bandpass', 2400, 0.8, sampleRateHz));
-  const vibRateHz = 5.2 + 0.4 * rng();
-  let phase = 0;
+  const vibW = (2 * Math.PI * (5.2 + 0.4 * rng())) / sampleRateHz;
+  const cosW = Math.cos(vibW), sinW = Math.sin(vibW);
+  const scoopDecay = Math.exp(-1 / (0.03 * sampleRateHz));
+  const releaseDecay = Math.exp(-1 / releaseSamples);
+  let lfoS = 0, lfoC = 1, scoop = 0.017, release = 0.85, phase = 0;
   for (let k = 0; k < out.length; k++) {
     const tS = k / sampleRateHz;
-    const env = k < attackSamples ? (k / attackSamples) ** 1.5
-      : k < holdSamples ? 1 - 0.15 * Math.min(1, (k - attackSamples) / (0.8 * sampleRateHz))
-        : 0.85 * Math.exp(-(k - holdSamples) / releaseSamples);
-    const scoop = 1 - 0.017 * Math.exp(-tS / 0.03); // starts ~30 cents flat
+    let env: number;
+    if (k < attackSamples) env = (k / attackSamples) ** 1.5;
+    else if (k < holdSamples) env = 1 - 0.15 * Math.min(1, (k - attackSamples) / (0.8 * sampleRateHz));
+    else { env = release; release *= releaseDecay; }
     const vibDepth = 0.005 * Math.min(1, Math.max(0, (tS - 0.15) / 0.3));
-    phase += (f0Hz * scoop * (1 + vibDepth * Math.sin(2 * Math.PI * vibRateHz * tS))) / sampleRateHz;
-    phase -= Math.floor(phase);
+    // Pitch starts ~30 cents flat (scoop) and gains vibrato after 150 ms; the LFO is a rotating vector.
+    phase += (f0Hz * (1 - scoop) * (1 + vibDepth * lfoS)) / sampleRateHz;
+    if (phase >= 1) phase -= 1;
+    scoop *= scoopDecay;
+    const s0 = lfoS * cosW + lfoC * sinW;
+    lfoC = lfoC * cosW - lfoS * sinW;
+    lfoS = s0;
     const s = readTable(soft, phase);
     const b = readTable(bright, phase);
     out[k] = env * (s + env * 0.8 * (b - s)) + 0.05 * env * breath[k];
