@@ -30,6 +30,11 @@ export const Slot = {
   recording: 10,
   /** Samples the worklet wrote to the output ring's reader side (its read position, wraps). Writer: worklet. */
   playbackSamples: 11,
+  /** Input samples the worker(s) consumed since the stream began, silence for drops included. Writer: worker. */
+  inputConsumed: 12,
+  /** Output samples the worker(s) wrote since the stream began. Writer: worker. A restarted worker pads
+   *  the output with inputConsumed - outputWritten zeros so wet stays aligned across restarts. */
+  outputWritten: 13,
 } as const;
 
 /** Float32 slots of the same block (after the Int32 slots). */

@@ -46,6 +46,12 @@ class SharedIo implements Io {
     this.output = new Ring(t.outputRing, Float32Array);
     this.stats = statsViews(t.stats);
     this.mailbox = new MailboxWriter(t.mailbox);
+    // A restarted worker continues the output stream where the input stream is, not where the
+    // dead worker's output stopped (it died holding a partial frame and resampler state).
+    const ints = this.stats.ints;
+    const pad = Atomics.load(ints, Slot.inputConsumed) - Atomics.load(ints, Slot.outputWritten);
+    if (pad > 0) this.write(new Float32Array(Math.min(pad, this.output.available_write())));
+    this.lastDropped = Atomics.load(ints, Slot.captureDroppedSamples);
   }
   drain(): Float32Array {
     // Samples the worklet dropped on overrun are replaced by silence so time stays aligned.
@@ -55,10 +61,12 @@ class SharedIo implements Io {
     const n = this.capture.pop(this.scratch, this.capture.available_read());
     const out = new Float32Array(gap + n);
     out.set(this.scratch.subarray(0, n), gap);
+    Atomics.add(this.stats.ints, Slot.inputConsumed, gap + n);
     return out;
   }
   write(samples: Float32Array): number {
     const n = this.output.push(samples, samples.length);
+    Atomics.add(this.stats.ints, Slot.outputWritten, samples.length);
     return samples.length - n;
   }
   publish(frame: Omit<EngineFrame, 'seq'>): void {

@@ -69,7 +69,11 @@ export class LivePipeline {
     private readonly istft: IstftSynth,
   ) {
     const ratio = config.contextSampleRateHz / config.analysisSampleRateHz;
-    this.processingLatencySamples = Math.round((down.latencySamples + istft.latencySamples) * ratio + up.latencySamples);
+    // Positional delay: the resamplers have zero group delay and the k-th sample IstftSynth emits
+    // is input sample k, so output stream position p carries input position p - latency. What they
+    // hold back (about nFft + hop analysis samples) only makes output arrive later, which the
+    // worklet's wet pre-roll absorbs.
+    this.processingLatencySamples = Math.round(down.latencySamples * ratio + up.latencySamples);
     this.history = new FrameHistory(Math.max(config.historyFrames, 64) * 2, stft.bins);
     this.synthOut = new Float32Array(config.hopSamples);
   }

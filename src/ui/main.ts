@@ -1,0 +1,131 @@
+/** Page entry: builds the App, wires the controls, and publishes window.auralscope. */
+import { App } from './app';
+import type { AuralscopeApi, SourceKind } from '../shared/api';
+
+declare global {
+  interface Window {
+    auralscope: AuralscopeApi;
+  }
+}
+
+function $<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`index.html: expected an element #${id}, found none`);
+  return el as T;
+}
+
+const app = new App({
+  stage: $('stage'),
+  message: $('message'),
+  start: $<HTMLButtonElement>('start'),
+  status: $('status'),
+  meterFill: $('meter-fill'),
+  meterText: $('meter-text'),
+});
+window.auralscope = app;
+
+const sourceSel = $<HTMLSelectElement>('source');
+const deviceWrap = $('device-wrap');
+const deviceSel = $<HTMLSelectElement>('device');
+const fileInput = $<HTMLInputElement>('file');
+const fileControls = $('file-controls');
+const playBtn = $<HTMLButtonElement>('play');
+const loopBox = $<HTMLInputElement>('loop');
+const seek = $<HTMLInputElement>('seek');
+const sinkWrap = $('sink-wrap');
+const sinkSel = $<HTMLSelectElement>('sink');
+let fileUrl: string | null = null;
+
+/** Fills the input and output pickers (labels appear only after microphone permission). */
+async function fillDevices(): Promise<void> {
+  const devices = await navigator.mediaDevices?.enumerateDevices?.() ?? [];
+  const fill = (sel: HTMLSelectElement, kind: MediaDeviceKind, fallback: string) => {
+    const keep = sel.value;
+    sel.replaceChildren();
+    for (const d of devices.filter((x) => x.kind === kind)) {
+      const o = document.createElement('option');
+      o.value = d.deviceId;
+      o.textContent = d.label || `${fallback} ${sel.length + 1}`;
+      sel.appendChild(o);
+    }
+    if (keep) sel.value = keep;
+  };
+  fill(deviceSel, 'audioinput', 'Input');
+  fill(sinkSel, 'audiooutput', 'Output');
+  sinkWrap.hidden = !app.status().capabilities.setSinkId || sinkSel.length === 0;
+}
+
+function showControlsFor(kind: SourceKind): void {
+  deviceWrap.hidden = kind !== 'mic';
+  fileControls.hidden = kind !== 'file';
+  sourceSel.value = kind;
+}
+
+sourceSel.addEventListener('change', () => {
+  const kind = sourceSel.value as SourceKind;
+  if (kind === 'file') {
+    fileInput.click();
+    return;
+  }
+  void app.setSource({ kind, deviceId: kind === 'mic' ? deviceSel.value || undefined : undefined })
+    .then(() => (kind === 'mic' ? fillDevices() : undefined))
+    .then(() => showControlsFor(kind), () => showControlsFor(app.status().source === 'none' ? kind : app.status().source as SourceKind));
+});
+deviceSel.addEventListener('change', () => void app.setSource({ kind: 'mic', deviceId: deviceSel.value }).catch(() => undefined));
+fileInput.addEventListener('change', () => {
+  const file = fileInput.files?.[0];
+  if (!file) return;
+  if (fileUrl) URL.revokeObjectURL(fileUrl);
+  fileUrl = URL.createObjectURL(file);
+  void app.setSource({ kind: 'file', url: fileUrl, name: file.name }).then(() => showControlsFor('file'), () => undefined);
+});
+playBtn.addEventListener('click', () => {
+  const m = app.audio?.media;
+  if (!m) return;
+  if (m.paused) void m.play();
+  else m.pause();
+  playBtn.textContent = m.paused ? 'Play' : 'Pause';
+});
+loopBox.addEventListener('change', () => {
+  const m = app.audio?.media;
+  if (m) m.loop = loopBox.checked;
+});
+seek.addEventListener('input', () => {
+  const m = app.audio?.media;
+  if (m && Number.isFinite(m.duration)) m.currentTime = Number(seek.value) * m.duration;
+});
+setInterval(() => {
+  const m = app.audio?.media;
+  if (m && Number.isFinite(m.duration) && document.activeElement !== seek) seek.value = String(m.currentTime / m.duration);
+}, 250);
+$<HTMLInputElement>('mix').addEventListener('input', (e) => app.setMix(Number((e.target as HTMLInputElement).value)));
+$<HTMLInputElement>('volume').addEventListener('input', (e) => app.setVolume(Number((e.target as HTMLInputElement).value)));
+sinkSel.addEventListener('change', () => void app.audio?.setSink(sinkSel.value).catch((err: unknown) => console.warn('output device', err)));
+const recordBtn = $<HTMLButtonElement>('record');
+recordBtn.addEventListener('click', () => {
+  recordBtn.disabled = true;
+  recordBtn.textContent = 'Recording…';
+  void app.recordOutput(10).then((wav) => {
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([wav as BlobPart], { type: 'audio/wav' }));
+    a.download = `auralscope-${new Date().toISOString().replace(/[:.]/g, '-')}-output.wav`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }).finally(() => {
+    recordBtn.disabled = false;
+    recordBtn.textContent = 'Record';
+  });
+});
+
+const params = new URLSearchParams(location.search);
+const initial = (params.get('source') ?? 'demo') as SourceKind;
+void app.boot({ kind: ['mic', 'file', 'demo'].includes(initial) ? initial : 'demo' }).then(() => {
+  showControlsFor(app.status().source === 'none' ? initial : app.status().source as SourceKind);
+  void fillDevices();
+}, (err: unknown) => {
+  console.error(err);
+  const m = $('message');
+  m.hidden = false;
+  m.className = 'error';
+  m.textContent = `Auralscope could not start: ${err instanceof Error ? err.message : String(err)}`;
+});
