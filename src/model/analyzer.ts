@@ -86,7 +86,7 @@ type Rule = 'deconv' | 'grad' | 'guided';
 interface Forward {
   /** Output of every trunk op. */
   outs: tf.Tensor4D[];
-  /** Switch masks [1, Hc, Wc, C] (one 1 per pooling window: its first maximum) for pool ops. */
+  /** Switch masks over each pool op's input [1, H, W, C] (1 at each window's first maximum). */
   masks: (tf.Tensor4D | null)[];
   /** Input shape of every trunk op. */
   inShapes: number[][];
@@ -240,12 +240,8 @@ export class Analyzer {
       } else if (op.kind === 'act') {
         x = applyHidden(x, op.activation);
       } else {
-        const [, h, w, c] = x.shape;
-        const hc = Math.floor(h / op.poolH) * op.poolH;
-        const wc = Math.floor(w / op.poolW) * op.poolW;
-        const xc = hc === h && wc === w ? x : tf.slice(x, [0, 0, 0, 0], [1, hc, wc, c]);
-        const pooled = tf.maxPool(xc, [op.poolH, op.poolW], [op.poolH, op.poolW], 'valid');
-        mask = firstMaxMask(xc, pooled, op.poolH, op.poolW);
+        const pooled = tf.maxPool(x, [op.poolH, op.poolW], [op.poolH, op.poolW], 'valid');
+        mask = firstMaxMask(x, pooled, op.poolH, op.poolW);
         x = pooled;
       }
       outs.push(x);
@@ -316,7 +312,7 @@ export class Analyzer {
     const [, h, w] = cam.shape;
     const fh = axisField(this.graph.trunk, opIndex, 'h');
     const fw = axisField(this.graph.trunk, opIndex, 'w');
-    const up = tf.reshape(tf.tile(tf.reshape(cam, [h, 1, w, 1]), [1, fh.stride, 1, fw.stride]), [h * fh.stride, w * fw.stride]);
+    const up = tf.reshape(upsampleTo(tf.reshape(cam, [1, h, w, 1]), fh.stride, fw.stride, h * fh.stride, w * fw.stride, 0), [h * fh.stride, w * fw.stride]);
     const bins = this.graph.bins;
     const oh = cellBlockOffset(fh);
     const ow = cellBlockOffset(fw);
@@ -340,7 +336,7 @@ export class Analyzer {
     const [, h, w, c] = last.shape;
     switch (this.graph.reduce.kind) {
       case 'gap':
-        return tf.tile(tf.reshape(tf.div(g, h * w), [1, 1, 1, c]), [1, h, w, 1]) as tf.Tensor4D;
+        return tf.mul(tf.onesLike(last), tf.reshape(tf.div(g, h * w), [1, 1, 1, c])) as tf.Tensor4D;
       case 'gmp': {
         // The first maximum (row-major over height x width) of each channel takes the gradient.
         const flat = tf.reshape(last, [h * w, c]);
@@ -359,12 +355,9 @@ export class Analyzer {
       const op = this.graph.trunk[i];
       const inShape = fwd.inShapes[i];
       if (op.kind === 'pool') {
-        const mask = fwd.masks[i] as tf.Tensor4D;
-        const [, hc, wc, c] = mask.shape;
-        const [, ho, wo] = g.shape;
-        const up = tf.reshape(tf.tile(tf.reshape(g, [ho, 1, wo, 1, c]), [1, op.poolH, 1, op.poolW, 1]), [1, hc, wc, c]);
-        const un = tf.mul(up, mask) as tf.Tensor4D;
-        g = hc === inShape[1] && wc === inShape[2] ? un : tf.pad(un, [[0, 0], [0, inShape[1] - hc], [0, inShape[2] - wc], [0, 0]]);
+        // Unpool: every pooled cell goes to its window's switch; rows/cols 'valid' pooling dropped get 0.
+        const [, h, w] = inShape;
+        g = tf.mul(upsampleTo(g, op.poolH, op.poolW, h, w, 0), fwd.masks[i] as tf.Tensor4D);
       } else {
         g = backActivation(g, op.activation, fwd.outs[i], rule);
         if (op.kind === 'conv') {
@@ -384,18 +377,33 @@ export class Analyzer {
   }
 }
 
-/** One-hot mask of the FIRST maximum (row-major) of every pool window; ties are common after ReLU. */
-function firstMaxMask(xc: tf.Tensor4D, pooled: tf.Tensor4D, ph: number, pw: number): tf.Tensor4D {
-  const [, hc, wc, c] = xc.shape;
-  const [, ho, wo] = pooled.shape;
-  const up = (t: tf.Tensor4D): tf.Tensor4D => tf.reshape(tf.tile(tf.reshape(t, [ho, 1, wo, 1, c]), [1, ph, 1, pw, 1]), [1, hc, wc, c]);
-  // priority[r, s] = ph * pw - (rank of (r mod ph, s mod pw) in the window): highest for the first.
-  const pri = new Float32Array(hc * wc);
-  for (let r = 0; r < hc; r++) for (let s = 0; s < wc; s++) pri[r * wc + s] = ph * pw - ((r % ph) * pw + (s % pw));
-  const isMax = tf.cast(tf.equal(xc, up(pooled)), 'float32');
-  const cand = tf.mul(isMax, tf.tensor4d(pri, [1, hc, wc, 1])) as tf.Tensor4D;
+/**
+ * Nearest-neighbour upsampling of [1, ho, wo, c] by (ph, pw), padded with `fill` to [1, h, w, c].
+ * resizeNearestNeighbor with half-pixel centres is exact for integer factors (source row
+ * floor((r + 0.5) / ph) is never near a rounding boundary) and far faster than tile on wasm.
+ */
+function upsampleTo(t: tf.Tensor4D, ph: number, pw: number, h: number, w: number, fill: number): tf.Tensor4D {
+  const [, ho, wo] = t.shape;
+  const up = ph === 1 && pw === 1 ? t : tf.image.resizeNearestNeighbor(t, [ho * ph, wo * pw], false, true);
+  return ho * ph === h && wo * pw === w ? up : tf.pad(up, [[0, 0], [0, h - ho * ph], [0, w - wo * pw], [0, 0]], fill);
+}
+
+/**
+ * Switches as a one-hot mask over the pre-pool map [1, h, w, c]: 1 at the FIRST maximum (row-major)
+ * of every pooling window, 0 elsewhere and in rows/cols that 'valid' pooling dropped. Ties are
+ * common after ReLU (all-zero windows), so the order matters.
+ */
+function firstMaxMask(x: tf.Tensor4D, pooled: tf.Tensor4D, ph: number, pw: number): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  // priority = ph * pw - (rank of the position in its window): highest for the first position.
+  const pri = new Float32Array(h * w);
+  for (let r = 0; r < h; r++) for (let s = 0; s < w; s++) pri[r * w + s] = ph * pw - ((r % ph) * pw + (s % pw));
+  // -Infinity in the dropped rows/cols: no finite activation equals it.
+  const isMax = tf.cast(tf.equal(x, upsampleTo(pooled, ph, pw, h, w, -Infinity)), 'float32');
+  const cand = tf.mul(isMax, tf.tensor4d(pri, [1, h, w, 1])) as tf.Tensor4D;
   const best = tf.maxPool(cand, [ph, pw], [ph, pw], 'valid');
-  return tf.cast(tf.equal(cand, up(best)), 'float32') as tf.Tensor4D;
+  // cand is 0 off the maxima and best >= 1, so only the first maximum matches; -1 fills dropped cells.
+  return tf.cast(tf.equal(cand, upsampleTo(best, ph, pw, h, w, -1)), 'float32') as tf.Tensor4D;
 }
 
 function applyHidden<T extends tf.Tensor>(z: T, a: HiddenActivation): T {
