@@ -108,6 +108,8 @@ export interface AuralscopeApi {
   setMix(x: number): void;
   /** Master output gain in [0, 1]. */
   setVolume(x: number): void;
+  /** Monitors the dry input (default: on for file and demo, off for a live microphone: feedback). */
+  setMonitor(on: boolean): void;
   /** Records `seconds` of the output mix; resolves with 32-bit float WAV bytes at the context rate. */
   recordOutput(seconds: number): Promise<Uint8Array>;
   /** Starts audio after a user gesture (autoplay rules); no-op when already running. */

@@ -3,7 +3,7 @@
  * the on-screen log, and implements the scripting API (window.auralscope).
  */
 import type { AuralscopeApi, Capabilities, EngineConfig, Fault, FrameSnapshot, LogEntry, SourceRequest, Status } from '../shared/api';
-import { FloatSlot, QUANTUM_FRAMES, Slot } from '../shared/layout';
+import { BATCH_SAMPLES, FloatSlot, QUANTUM_FRAMES, Slot } from '../shared/layout';
 import type { EngineFrame } from '../shared/frame';
 import { AudioGraph } from './audio-graph';
 import { EngineClient } from './engine-client';
@@ -29,13 +29,15 @@ export async function checkCapabilities(): Promise<Capabilities> {
 }
 
 /** The engine's default configuration (DESIGN.md §5). */
-export function defaultEngineConfig(contextSampleRateHz: number): EngineConfig {
+export function defaultEngineConfig(contextSampleRateHz: number, isolated: boolean): EngineConfig {
   const analysisSampleRateHz = 11025;
   const hopSamples = 256;
   const hopGroupFrames = 2;
   // Wet pre-roll: what the STFT and resamplers hold back (about two hop groups) plus 120 ms for
   // compute and scheduling jitter on a busy machine.
-  const prerollSeconds = (2 * hopGroupFrames * hopSamples) / analysisSampleRateHz + 0.12;
+  // Without isolation, input also waits for a whole transfer batch.
+  const batchSeconds = isolated ? 0 : BATCH_SAMPLES / contextSampleRateHz;
+  const prerollSeconds = (2 * hopGroupFrames * hopSamples) / analysisSampleRateHz + 0.12 + batchSeconds;
   return {
     contextSampleRateHz,
     analysisSampleRateHz,
@@ -110,7 +112,7 @@ export class App implements AuralscopeApi {
       onContextState: (state) => this.contextState(state),
     }, isolated);
     this.graph = graph;
-    this.config = defaultEngineConfig(graph.context.sampleRate);
+    this.config = defaultEngineConfig(graph.context.sampleRate, isolated);
     await graph.start(this.config.wetStartQuanta);
     this.engine = new EngineClient(graph, this.config, {
       onReady: (info) => {
@@ -225,8 +227,12 @@ export class App implements AuralscopeApi {
     this.renderStatus();
   }
 
+  /** Audio runs, frames arrive, and the wet stream has caught up with its pre-roll. */
   private isReady(): boolean {
-    return !!this.graph && this.graph.context.state === 'running' && !!this.latest && (this.engineStats?.hopsAnalysed ?? 0) > 0;
+    const graph = this.graph;
+    if (!graph || graph.context.state !== 'running' || !this.latest || (this.engineStats?.hopsAnalysed ?? 0) === 0) return false;
+    const ints = graph.stats.ints;
+    return ints[Slot.quanta] > ints[Slot.wetStartQuanta] && ints[Slot.wetSkipPending] === 0;
   }
 
   private updateMeter(now: number): void {
@@ -349,6 +355,10 @@ export class App implements AuralscopeApi {
   setVolume(x: number): void {
     if (!(x >= 0 && x <= 1)) throw new RangeError(`setVolume: expected a number in [0, 1], got ${x}`);
     this.graph?.setParams({ masterGain: x });
+  }
+
+  setMonitor(on: boolean): void {
+    this.graph?.setParams({ dryGain: on ? 1 : 0 });
   }
 
   async recordOutput(seconds: number): Promise<Uint8Array> {

@@ -59,6 +59,7 @@ function showControlsFor(kind: SourceKind): void {
   deviceWrap.hidden = kind !== 'mic';
   fileControls.hidden = kind !== 'file';
   sourceSel.value = kind;
+  monitorBox.checked = kind !== 'mic';
 }
 
 sourceSel.addEventListener('change', () => {
@@ -98,6 +99,8 @@ setInterval(() => {
   const m = app.audio?.media;
   if (m && Number.isFinite(m.duration) && document.activeElement !== seek) seek.value = String(m.currentTime / m.duration);
 }, 250);
+const monitorBox = $<HTMLInputElement>('monitor');
+monitorBox.addEventListener('change', () => app.setMonitor(monitorBox.checked));
 $<HTMLInputElement>('mix').addEventListener('input', (e) => app.setMix(Number((e.target as HTMLInputElement).value)));
 $<HTMLInputElement>('volume').addEventListener('input', (e) => app.setVolume(Number((e.target as HTMLInputElement).value)));
 sinkSel.addEventListener('change', () => void app.audio?.setSink(sinkSel.value).catch((err: unknown) => console.warn('output device', err)));

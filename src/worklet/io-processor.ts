@@ -29,7 +29,8 @@ class BatchSender {
   private current: Float32Array | null = null;
   private fill = 0;
   dropped = 0;
-  constructor(private readonly post: (buffer: Float32Array, length: number, dropped: number) => void) {
+  /** `post` returns false when nothing can take the batch yet (no port): its samples count as dropped. */
+  constructor(private readonly post: (buffer: Float32Array, length: number, dropped: number) => boolean) {
     for (let i = 0; i < BATCH_POOL_SIZE; i++) this.pool.push(new Float32Array(BATCH_SAMPLES));
   }
   giveBack(buffer: Float32Array): void {
@@ -51,9 +52,12 @@ class BatchSender {
   }
   flush(): void {
     if (!this.current || this.fill === 0) return;
-    this.post(this.current, this.fill, this.dropped);
-    this.dropped = 0;
-    this.current = null;
+    if (this.post(this.current, this.fill, this.dropped)) {
+      this.dropped = 0;
+      this.current = null;
+    } else {
+      this.dropped += this.fill;
+    }
     this.fill = 0;
   }
 }
@@ -99,13 +103,16 @@ class IoProcessor extends AudioWorkletProcessor {
       this.floats[FloatSlot.masterGain] = 1;
       this.sharedStats = false;
       this.captureSender = new BatchSender((buffer, length, dropped) => {
+        if (!this.audioPort) return false;
         const msg: AudioPortMessage = { type: 'capture', buffer, length, dropped };
-        this.audioPort?.postMessage(msg, [buffer.buffer]);
+        this.audioPort.postMessage(msg, [buffer.buffer]);
+        return true;
       });
     }
     this.recordSender = new BatchSender((buffer, length) => {
       const msg: FromWorklet = { type: 'record', buffer, length };
       this.port.postMessage(msg, [buffer.buffer]);
+      return true;
     });
     this.port.onmessage = (e: MessageEvent<ToWorklet>) => this.onControl(e.data);
   }

@@ -174,3 +174,32 @@ export async function openApp(browser: Browser, url: string, query = ''): Promis
   await waitForStatus(page, (s) => s.ready, 30_000, 'the app to be ready');
   return { page, errors };
 }
+
+/**
+ * A seeded multitone (30 sines at random frequencies in 100-4500 Hz, random phases, peak 0.4):
+ * below 0.45 x 11,025 Hz so the identity path passes it, and without short-period repetition so
+ * an alignment is unambiguous.
+ */
+export function multitone(seed: number, seconds: number, rateHz: number): Float32Array {
+  let s = seed >>> 0;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const n = Math.round(seconds * rateHz);
+  const out = new Float32Array(n);
+  for (let j = 0; j < 30; j++) {
+    const hz = 100 + rand() * 4400;
+    const ph = rand() * 2 * Math.PI;
+    const w = (2 * Math.PI * hz) / rateHz;
+    for (let i = 0; i < n; i++) out[i] += Math.sin(w * i + ph);
+  }
+  let peak = 0;
+  for (const x of out) peak = Math.max(peak, Math.abs(x));
+  const fade = Math.round(0.01 * rateHz);
+  for (let i = 0; i < n; i++) out[i] *= (0.4 / peak) * Math.min(1, i / fade, (n - 1 - i) / fade);
+  return out;
+}
