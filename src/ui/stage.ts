@@ -28,6 +28,7 @@ export class Stage {
   private spectrogram: SpectrogramView | null = null;
   private rebuilding = false;
   private lastFrame: EngineFrame | null = null;
+  private resizeObserver: ResizeObserver | null = null;
   renderer = 'none';
   onLost: (what: string) => void = () => {};
 
@@ -40,6 +41,9 @@ export class Stage {
     this.app = app;
     this.renderer = app.renderer.name;
     this.host.appendChild(app.canvas);
+    // resizeTo follows the window only; the stage also changes size when the bars above and below it do.
+    this.resizeObserver = new ResizeObserver(() => app.resize());
+    this.resizeObserver.observe(this.host);
     app.canvas.addEventListener('webglcontextlost', (e) => {
       e.preventDefault();
       this.handleLoss('the WebGL context was lost');
@@ -94,6 +98,8 @@ export class Stage {
   }
 
   destroy(): void {
+    this.resizeObserver?.disconnect();
+    this.resizeObserver = null;
     this.spectrogram?.destroy();
     this.spectrogram = null;
     if (this.app) {

@@ -40,7 +40,17 @@ export async function serve(opts: { isolated: boolean; fixtures?: Map<string, Ui
     headers['Cross-Origin-Resource-Policy'] = 'same-origin';
     const fixture = path.startsWith('/fixtures/') ? opts.fixtures?.get(path.slice('/fixtures/'.length)) : undefined;
     if (fixture) {
-      res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(path)] ?? 'application/octet-stream', 'Content-Length': fixture.length });
+      // Byte ranges, so a media element can stream and seek a long file.
+      const type = TYPES[extname(path)] ?? 'application/octet-stream';
+      const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
+      if (range) {
+        const start = range[1] ? Number(range[1]) : 0;
+        const end = range[2] ? Math.min(Number(range[2]), fixture.length - 1) : fixture.length - 1;
+        res.writeHead(206, { ...headers, 'Content-Type': type, 'Accept-Ranges': 'bytes', 'Content-Range': `bytes ${start}-${end}/${fixture.length}`, 'Content-Length': end - start + 1 });
+        res.end(fixture.subarray(start, end + 1));
+        return;
+      }
+      res.writeHead(200, { ...headers, 'Content-Type': type, 'Accept-Ranges': 'bytes', 'Content-Length': fixture.length });
       res.end(fixture);
       return;
     }

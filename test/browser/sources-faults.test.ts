@@ -58,6 +58,19 @@ function logText(page: Page): Promise<string> {
   return page.evaluate(() => (window as unknown as Win).auralscope.log().map((e: LogEntry) => e.text).join('\n'));
 }
 
+/** A 10-minute 16-bit WAV at 22,050 Hz (26 MB): a slow sweep 300 -> 3000 Hz, so a seek is visible. */
+function longFile(): Uint8Array {
+  const rate = 22_050, seconds = 600;
+  const x = new Float32Array(rate * seconds);
+  let phase = 0;
+  for (let i = 0; i < x.length; i++) {
+    const hz = 300 + (2700 * i) / x.length;
+    phase += (2 * Math.PI * hz) / rate;
+    x[i] = 0.3 * Math.sin(phase);
+  }
+  return encodeWav([x], rate, 'pcm16');
+}
+
 describe.skipIf(!!skip)('sources and bad input', () => {
   const RATE = 44_100;
   let browser: Browser;
@@ -66,6 +79,7 @@ describe.skipIf(!!skip)('sources and bad input', () => {
   beforeAll(async () => {
     const fixtures = new Map<string, Uint8Array>([
       ['tone-1500.wav', encodeWav([sine(1500, 3, 44_100)], 44_100, 'pcm16')],
+      ['long-10min.wav', longFile()],
       ['corrupt.wav', new Uint8Array(Array.from({ length: 4096 }, (_, i) => (i * 7919) & 0xff))],
     ]);
     server = await serve({ isolated: true, fixtures });
@@ -113,6 +127,27 @@ describe.skipIf(!!skip)('sources and bad input', () => {
     expect(s.source).toBe('file');
     await expectFramesFlow(page, 3000);
     expect(errors.filter((e) => !/corrupt\.wav|Failed to load resource|MEDIA_ERR|DEMUXER/i.test(e))).toEqual([]);
+    await page.close();
+  });
+
+  it('a 10-minute file streams in bounded memory and seeks', async () => {
+    const { page, errors } = await openApp(browser, server.url);
+    const heapBefore = await page.evaluate(() => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0);
+    await page.evaluate((u) => (window as unknown as Win).auralscope.setSource({ kind: 'file', url: u }), `${server.url}/fixtures/long-10min.wav`);
+    await new Promise((r) => setTimeout(r, 1500));
+    const early = await newestPeakHz(page);
+    expect(Math.abs(early - 300)).toBeLessThan(60);
+    // Seek to 9 minutes: the sweep is at 300 + 2700 * 0.9 = 2730 Hz there.
+    await page.evaluate(() => {
+      const m = (window as unknown as { auralscope: { audio: { media: HTMLAudioElement } } }).auralscope.audio.media;
+      m.currentTime = 540;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(Math.abs((await newestPeakHz(page)) - 2730)).toBeLessThan(60);
+    const heapAfter = await page.evaluate(() => (performance as Performance & { memory?: { usedJSHeapSize: number } }).memory?.usedJSHeapSize ?? 0);
+    console.log(`JS heap ${(heapBefore / 1e6).toFixed(1)} MB -> ${(heapAfter / 1e6).toFixed(1)} MB while streaming a 26 MB file`);
+    expect(heapAfter - heapBefore).toBeLessThan(20e6);
+    expect(errors).toEqual([]);
     await page.close();
   });
 
