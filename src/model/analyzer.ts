@@ -86,8 +86,11 @@ type Rule = 'deconv' | 'grad' | 'guided';
 interface Forward {
   /** Output of every trunk op. */
   outs: tf.Tensor4D[];
-  /** Switch masks over each pool op's input [1, H, W, C] (1 at each window's first maximum). */
+  /** Switch masks over each pool op's input [1, H, W, C] (1 at each window's first maximum), built
+   * only when a backward chain crosses that pool (Grad-CAM at a deep layer never needs layer 1's). */
   masks: (tf.Tensor4D | null)[];
+  /** Input of each pool op (null for other ops). */
+  poolIns: (tf.Tensor4D | null)[];
   /** Input shape of every trunk op. */
   inShapes: number[][];
   /** Output of every head op (index i: output of head[i]), and the head's input vector. */
@@ -226,11 +229,12 @@ export class Analyzer {
   private forward(input: tf.Tensor4D): Forward {
     const outs: tf.Tensor4D[] = [];
     const masks: (tf.Tensor4D | null)[] = [];
+    const poolIns: (tf.Tensor4D | null)[] = [];
     const inShapes: number[][] = [];
     let x = input;
     for (const op of this.graph.trunk) {
       inShapes.push(x.shape);
-      let mask: tf.Tensor4D | null = null;
+      let poolIn: tf.Tensor4D | null = null;
       if (op.kind === 'conv') {
         const { kernel, bias } = this.weights(op.name);
         const a = op.activation;
@@ -240,12 +244,12 @@ export class Analyzer {
       } else if (op.kind === 'act') {
         x = applyHidden(x, op.activation);
       } else {
-        const pooled = tf.maxPool(x, [op.poolH, op.poolW], [op.poolH, op.poolW], 'valid');
-        mask = firstMaxMask(x, pooled, op.poolH, op.poolW);
-        x = pooled;
+        poolIn = x;
+        x = tf.maxPool(x, [op.poolH, op.poolW], [op.poolH, op.poolW], 'valid');
       }
       outs.push(x);
-      masks.push(mask);
+      poolIns.push(poolIn);
+      masks.push(null);
     }
     const last = x;
     const g = this.graph;
@@ -278,7 +282,7 @@ export class Analyzer {
       }
       headOuts.push(v);
     }
-    return { outs, masks, inShapes, headOuts, headIn, logits: logits ?? v, probs: v };
+    return { outs, masks, poolIns, inShapes, headOuts, headIn, logits: logits ?? v, probs: v };
   }
 
   /** The selected method's map on the input grid, [1, bins, frames, 1], and the label used. */
@@ -357,7 +361,9 @@ export class Analyzer {
       if (op.kind === 'pool') {
         // Unpool: every pooled cell goes to its window's switch; rows/cols 'valid' pooling dropped get 0.
         const [, h, w] = inShape;
-        g = tf.mul(upsampleTo(g, op.poolH, op.poolW, h, w, 0), fwd.masks[i] as tf.Tensor4D);
+        const mask = fwd.masks[i] ?? firstMaxMask(fwd.poolIns[i] as tf.Tensor4D, fwd.outs[i], op.poolH, op.poolW);
+        fwd.masks[i] = mask;
+        g = tf.mul(upsampleTo(g, op.poolH, op.poolW, h, w, 0), mask);
       } else {
         g = backActivation(g, op.activation, fwd.outs[i], rule);
         if (op.kind === 'conv') {
@@ -398,12 +404,13 @@ function firstMaxMask(x: tf.Tensor4D, pooled: tf.Tensor4D, ph: number, pw: numbe
   // priority = ph * pw - (rank of the position in its window): highest for the first position.
   const pri = new Float32Array(h * w);
   for (let r = 0; r < h; r++) for (let s = 0; s < w; s++) pri[r * w + s] = ph * pw - ((r % ph) * pw + (s % pw));
-  // -Infinity in the dropped rows/cols: no finite activation equals it.
-  const isMax = tf.cast(tf.equal(x, upsampleTo(pooled, ph, pw, h, w, -Infinity)), 'float32');
+  // isMax = 1 - step(up - x): up >= x inside a window, equal only at maxima (sub/step are several
+  // times faster than equal + cast on wasm). +Infinity fills the dropped rows/cols: never a maximum.
+  const isMax = tf.sub(1, tf.step(tf.sub(upsampleTo(pooled, ph, pw, h, w, Infinity), x)));
   const cand = tf.mul(isMax, tf.tensor4d(pri, [1, h, w, 1])) as tf.Tensor4D;
   const best = tf.maxPool(cand, [ph, pw], [ph, pw], 'valid');
-  // cand is 0 off the maxima and best >= 1, so only the first maximum matches; -1 fills dropped cells.
-  return tf.cast(tf.equal(cand, upsampleTo(best, ph, pw, h, w, -1)), 'float32') as tf.Tensor4D;
+  // cand is 0 off the maxima and best >= 1, so only the first maximum reaches best.
+  return tf.sub(1, tf.step(tf.sub(upsampleTo(best, ph, pw, h, w, Infinity), cand))) as tf.Tensor4D;
 }
 
 function applyHidden<T extends tf.Tensor>(z: T, a: HiddenActivation): T {
