@@ -61,7 +61,7 @@ type Act = 'relu' | 'elu' | 'linear';
 const actF = (a: Act, z: number): number => (a === 'relu' ? Math.max(0, z) : a === 'elu' ? (z > 0 ? z : Math.expm1(z)) : z);
 const actD = (a: Act, z: number): number => (a === 'relu' ? (z > 0 ? 1 : 0) : a === 'elu' ? (z > 0 ? 1 : Math.exp(z)) : 1);
 
-interface Pooled { y: Map3; switches: Int32Array; nearTies: number }
+interface Pooled { y: Map3; switches: Int32Array; nearTies: number; exactTies: number }
 
 /** Max-pool with stride == pool, 'valid'; the switch is the FIRST maximum in row-major order. */
 function poolForward(x: Map3, ph: number, pw: number): Pooled {
@@ -72,6 +72,7 @@ function poolForward(x: Map3, ph: number, pw: number): Pooled {
   let scale = 0;
   for (const v of x.d) scale = Math.max(scale, Math.abs(v));
   let nearTies = 0;
+  let exactTies = 0;
   for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let c = 0; c < x.c; c++) {
     let best = -Infinity;
     let second = -Infinity;
@@ -88,17 +89,18 @@ function poolForward(x: Map3, ph: number, pw: number): Pooled {
       }
     }
     if (best !== second && best - second < 1e-6 * scale) nearTies++;
+    if (best === second) exactTies++; // e.g. all-zero windows after ReLU: the first-max rule decides
     y.d[(i * ow + j) * x.c + c] = best;
     switches[(i * ow + j) * x.c + c] = at;
   }
-  return { y, switches, nearTies };
+  return { y, switches, nearTies, exactTies };
 }
 
 type Rule = 'deconv' | 'grad' | 'guided';
 
 interface RefLayer { spec: FixtureLayer; input: Map3; pre: Map3 | null; out: Map3; pool: Pooled | null }
 
-interface RefForward { layers: RefLayer[]; head: { vIn: Float64Array; pre: Float64Array }[]; reduceIn: Map3; vec: Float64Array; logits: Float64Array; probs: Float64Array; nearTies: number; nearZeros: number }
+interface RefForward { exactTies: number; layers: RefLayer[]; head: { vIn: Float64Array; pre: Float64Array }[]; reduceIn: Map3; vec: Float64Array; logits: Float64Array; probs: Float64Array; nearTies: number; nearZeros: number }
 
 function weightsOf(f: Fixture, name: string): ConvW {
   const w = f.weights.get(name);
@@ -119,6 +121,7 @@ function refForward(f: Fixture, input: Map3): RefForward {
   const layers: RefLayer[] = [];
   let x = input;
   let nearTies = 0;
+  let exactTies = 0;
   let nearZeros = 0;
   let i = 0;
   const spec = f.spec.layers;
@@ -140,6 +143,7 @@ function refForward(f: Fixture, input: Map3): RefForward {
     } else if (l.type === 'pool') {
       const p = poolForward(x, l.pool[0], l.pool[1]);
       nearTies += p.nearTies;
+      exactTies += p.exactTies;
       layers.push({ spec: l, input: x, pre: null, out: p.y, pool: p });
       x = p.y;
     } else {
@@ -180,7 +184,7 @@ function refForward(f: Fixture, input: Map3): RefForward {
       v = z.map((t) => actF(l.activation === 'relu' ? 'relu' : 'linear', t));
     }
   }
-  return { layers, head, reduceIn, vec, logits, probs: v, nearTies, nearZeros };
+  return { layers, head, reduceIn, vec, logits, probs: v, nearTies, exactTies, nearZeros };
 }
 
 function actBackward(g: Map3 | Float64Array, act: Act, z: Float64Array, rule: Rule): void {
@@ -307,7 +311,7 @@ function randomInput(bins: number, frames: number, seed: number): Float32Array {
   return new Float32Array(bins * frames).map(() => 2 * r());
 }
 
-interface Row { backend: string; net: string; method: string; cases: number; maxErr: number; dead: number; tieExcused: number }
+interface Row { backend: string; net: string; method: string; cases: number; maxErr: number; dead: number; tieExcused: number; exactTieWindows: number; nearTies: number }
 const summary: Row[] = [];
 
 afterAll(() => {
@@ -330,7 +334,7 @@ describe.each(['cpu', 'wasm'])('analyzer vs float64 reference on %s', (backend) 
       const fixture = await makeFixture(spec);
       const model: LoadedModel = await loadModel(fixtureHandler(fixture), fixture.manifest);
       const analyzer = new Analyzer(model);
-      const rows = new Map<Method, Row>(METHODS.map((m) => [m, { backend, net: spec.id, method: m, cases: 0, maxErr: 0, dead: 0, tieExcused: 0 }]));
+      const rows = new Map<Method, Row>(METHODS.map((m) => [m, { backend, net: spec.id, method: m, cases: 0, maxErr: 0, dead: 0, tieExcused: 0, exactTieWindows: 0, nearTies: 0 }]));
       try {
         for (const [fi, frames] of frameList.entries()) {
           const data = randomInput(spec.bins, frames, 1000 + fi);
@@ -338,6 +342,12 @@ describe.each(['cpu', 'wasm'])('analyzer vs float64 reference on %s', (backend) 
           refIn.d.set(data);
           const fw = refForward(fixture, refIn);
           const near = fw.nearTies + fw.nearZeros;
+          for (const row of rows.values()) {
+            row.exactTieWindows += fw.exactTies;
+            row.nearTies += near;
+          }
+          // Fixture A's negative biases must produce tied (all-zero) windows, or the rule is untested.
+          if (spec.id === FIXTURE_A.id) expect(fw.exactTies).toBeGreaterThan(0);
           const input = tf.tensor4d(data, [1, spec.bins, frames, 1]);
           try {
             for (let layer = 0; layer < spec.taps.length; layer++) {
