@@ -1,11 +1,13 @@
 /** Loading and validation: manifest fields, layers, input shape, weights, taps, labels; "expected X, got Y". */
 import * as tf from '@tensorflow/tfjs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Analyzer } from '../../src/model/analyzer';
-import { loadModel, loadModelFromFiles } from '../../src/model/load';
+import { loadModel, loadModelFromFiles, loadModelFromUrl } from '../../src/model/load';
 import { validateManifest } from '../../src/model/manifest';
 import { loadModelFromDir } from '../../src/model/node-io';
 import { FIXTURE_A, FIXTURE_B, fixtureFiles, fixtureHandler, makeFixture, writeFixture } from '../fixtures/fixture-net/make';
@@ -129,13 +131,15 @@ describe('loadModel validation', () => {
 
 describe('loading paths', () => {
   let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'auralscope-model-'));
+    await writeFixture(B, dir);
+  });
   afterAll(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('loads from picked files and from a folder, with the same predictions as tfjs-layers itself', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'auralscope-model-'));
-    await writeFixture(B, dir);
     const fromFiles = await loadModelFromFiles(fixtureFiles(B));
     const fromDir = await loadModelFromDir(dir);
     expect(fromDir.warmUpMs).toBeGreaterThan(0);
@@ -154,6 +158,27 @@ describe('loading paths', () => {
       reference.dispose();
       fromFiles.dispose();
       fromDir.dispose();
+    }
+  });
+
+  it('loads from a URL (model.json, shard and manifest over HTTP) and reports HTTP errors', async () => {
+    const server = createServer((req, res) => {
+      const name = (req.url ?? '').replace(/^\/models\/b\//, '');
+      readFile(join(dir, name)).then((b) => res.end(b), () => {
+        res.statusCode = 404;
+        res.end();
+      });
+    });
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const m = await loadModelFromUrl(`${base}/models/b/`);
+      expect(m.manifest.id).toBe('fixture-b');
+      expect(m.graph.taps.map((t) => t.name)).toEqual(['elu1', 'pool1', 'pool2']);
+      m.dispose();
+      await expect(loadModelFromUrl(`${base}/elsewhere`)).rejects.toThrow(/elsewhere\/manifest\.json: expected HTTP 200, got 404/);
+    } finally {
+      server.close();
     }
   });
 
