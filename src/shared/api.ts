@@ -24,6 +24,60 @@ export type Fault = 'track-ended' | 'worker-crash' | 'suspend' | 'device-lost';
 /** Every fault, for exhaustive iteration in tests and the UI. */
 export const FAULTS: readonly Fault[] = ['track-ended', 'worker-crash', 'suspend', 'device-lost'];
 
+/** Projection methods, in the order frames index them (AnalysisFrame.method). */
+export const METHOD_NAMES = ['deconvnet', 'saliency', 'guided', 'gradcam'] as const;
+/** A projection method. */
+export type MethodName = (typeof METHOD_NAMES)[number];
+
+/** The one current selection: the visuals and the solo share it (one projection per hop). */
+export interface SelectionRequest {
+  /** 0-based tap index (Layer 1 = 0). */
+  layer: number;
+  /** Feature (channel) of that layer. */
+  feature: number;
+  method: MethodName;
+  /** Label index: saliency/guided project that label's score; gradcam explains it (default: the top label). */
+  label?: number;
+}
+
+/** What the solo plays. */
+export type SoloMode = 'solo' | 'mute';
+/** Exact: only settled columns (full receptive-field lookahead); low: a smaller lookahead, edge effects accepted. */
+export type LatencyMode = 'exact' | 'low';
+/** tfjs backends, or 'auto' (a short start-up benchmark picks the fastest). */
+export type BackendName = 'auto' | 'webgpu' | 'wasm' | 'webgl' | 'cpu';
+
+/** One tap layer of the running model. */
+export interface LayerInfo {
+  name: string;
+  displayName: string;
+  channels: number;
+  /** Cells along frequency and time for the minimum window. */
+  height: number;
+  width: number;
+  /** Receptive field width in frames (RF_L) and total time stride in frames. */
+  receptiveFieldFrames: number;
+  timeStrideFrames: number;
+  /** Feature labels from the atlas (label-features), when the model folder has them. */
+  featureLabels: string[] | null;
+}
+
+/** The running model. */
+export interface ModelInfo {
+  id: string;
+  name: string;
+  labels: string[];
+  layers: LayerInfo[];
+  /** Minimum window W in frames and the time stride of the pooling grid. */
+  windowFrames: number;
+  strideFrames: number;
+  sampleRateHz: number;
+  nFft: number;
+  hopSamples: number;
+  /** True for models whose per-input normalisation depends on the whole window (no no-shimmer guarantee). */
+  windowDependent: boolean;
+}
+
 /** One line of the on-screen log. */
 export interface LogEntry {
   /** Milliseconds since the page loaded. */
@@ -72,7 +126,14 @@ export interface Status {
     hopMs: number;
     /** 95th percentile of the same, ms. */
     hopP95Ms: number;
+    /** Median per stage (signal path, model forward + projection, read-back), ms. */
+    stagesMs: { signal: number; analysis: number; readback: number };
   };
+  /** The running model, or null while none is loaded. */
+  model: ModelInfo | null;
+  /** The current selection, or null while no model runs. */
+  selection: SelectionRequest | null;
+  solo: { on: boolean; mode: SoloMode; rectify: boolean; latencyMode: LatencyMode };
   /** Fill of the capture and output rings in [0, 1]. */
   ring: { captureFill: number; outputFill: number };
   /** Input level over the last meter period. */
@@ -97,6 +158,16 @@ export interface FrameSnapshot {
     /** frames arrays of bins magnitudes in dB, newest frame last. */
     data: number[][];
   };
+  /** Tap layers of the model (null while no model runs). */
+  layers: { name: string; channels: number; height: number; width: number }[] | null;
+  /** Every feature of the selected layer, downsampled: channels arrays of height x width values (row-major). */
+  thumbnails: { layer: number; channels: number; height: number; width: number; data: number[][] } | null;
+  /** The selected feature's activation map at full resolution (rows: frequency cells, low first). */
+  featureMap: { layer: number; feature: number; height: number; width: number; data: number[][] } | null;
+  /** The projection of the selection on the input grid: frames arrays of bins values, for the analysed window. */
+  map: { layer: number; feature: number; method: MethodName; label: number; windowStartFrame: number; frames: number; bins: number; data: number[][] } | null;
+  /** One probability per label. */
+  predictions: { label: string; p: number }[] | null;
 }
 
 /** The scripting API on window.auralscope. */
@@ -114,6 +185,18 @@ export interface AuralscopeApi {
   recordOutput(seconds: number): Promise<Uint8Array>;
   /** Starts audio after a user gesture (autoplay rules); no-op when already running. */
   resume(): Promise<void>;
+  /** Sets the one current selection; rejects with a RangeError (and changes nothing) when out of range. */
+  select(sel: SelectionRequest): Promise<void>;
+  /** Loads a model folder by URL (model.json + manifest.json); on failure the previous model keeps running. */
+  loadModel(baseUrl: string): Promise<ModelInfo>;
+  /** Forces a tfjs backend, or 'auto'. */
+  setBackend(name: BackendName): Promise<void>;
+  /** Solos the current selection (mixes its auralisation in place of the identity resynthesis). */
+  setSolo(on: boolean): Promise<void>;
+  setSoloMode(mode: SoloMode): Promise<void>;
+  /** Rectified mask (clipped at 0) instead of Choi's signed mask. */
+  setRectify(on: boolean): Promise<void>;
+  setLatencyMode(mode: LatencyMode): Promise<void>;
   /** The on-screen log. */
   log(): LogEntry[];
   debug: {
@@ -177,6 +260,16 @@ export interface EngineStats {
   outputAvailable: number;
   backend: string;
   backendReason: string;
+  stagesMs: { signal: number; analysis: number; readback: number };
+  model: ModelInfo | null;
+  selection: SelectionRequest | null;
+  solo: { on: boolean; mode: SoloMode; rectify: boolean; latencyMode: LatencyMode };
+  /** Positional delay of the wet stream now (device samples): the dry delay must equal wetStart x 128 + this. */
+  wetDelaySamples: number;
+  /** Solo latency per tap layer in the current latency mode, ms (empty without a model). */
+  soloLatencyMs: number[];
+  /** The newest error the engine wants the user to see ('' when none), e.g. a backend fallback. */
+  notice: string;
 }
 
 /** The worker's control API (comlink). */
@@ -184,6 +277,15 @@ export interface EngineApi {
   /** Sets up resamplers, STFT and the transport; starts draining. Call once. */
   init(config: EngineConfig, transport: EngineTransport): Promise<EngineInfo>;
   stats(): EngineStats;
+  /** Loads and validates a model folder by URL; warms it up. The previous model runs until the new one is ready. */
+  loadModel(baseUrl: string, backend: BackendName): Promise<ModelInfo>;
+  setBackend(name: BackendName): Promise<string>;
+  /** Throws a RangeError, changing nothing, when out of range. */
+  select(sel: SelectionRequest): void;
+  setSolo(on: boolean): void;
+  setSoloMode(mode: SoloMode): void;
+  setRectify(on: boolean): void;
+  setLatencyMode(mode: LatencyMode): void;
   /** Stops draining and frees everything; the worker can then be terminated. */
   dispose(): void;
   /** Debug: throws from the worker's event loop, as a real crash would. */

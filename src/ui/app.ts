@@ -2,7 +2,7 @@
  * The application: owns the audio graph, the engine client and the stage, keeps the status and
  * the on-screen log, and implements the scripting API (window.auralscope).
  */
-import type { AuralscopeApi, Capabilities, EngineConfig, Fault, FrameSnapshot, LogEntry, SourceRequest, Status } from '../shared/api';
+import { METHOD_NAMES, type AuralscopeApi, type BackendName, type Capabilities, type EngineConfig, type EngineStats, type Fault, type FrameSnapshot, type LatencyMode, type LogEntry, type ModelInfo, type SelectionRequest, type SoloMode, type SourceRequest, type Status } from '../shared/api';
 import { BATCH_SAMPLES, FloatSlot, QUANTUM_FRAMES, Slot } from '../shared/layout';
 import type { EngineFrame } from '../shared/frame';
 import { AudioGraph } from './audio-graph';
@@ -82,8 +82,10 @@ export class App implements AuralscopeApi {
   private quietSinceMs = -1;
   private raf = 0;
   private statusTimer = 0;
-  private engineStats: { hopMs: number; hopP95Ms: number; hopsAnalysed: number; droppedHops: number; captureAvailable: number; outputAvailable: number; backend: string; backendReason: string } | null = null;
+  private engineStats: EngineStats | null = null;
   private dryDelaySamples = 0;
+  private wetDelaySamples = 0;
+  private lastNotice = '';
   private lastSource: SourceRequest = { kind: 'demo' };
 
   constructor(private readonly el: AppElements) {}
@@ -115,13 +117,11 @@ export class App implements AuralscopeApi {
     this.config = defaultEngineConfig(graph.context.sampleRate, isolated);
     await graph.start(this.config.wetStartQuanta);
     this.engine = new EngineClient(graph, this.config, {
-      onReady: (info) => {
-        this.dryDelaySamples = this.config!.wetStartQuanta * QUANTUM_FRAMES + info.processingLatencySamples;
-        graph.setParams({ dryDelaySamples: this.dryDelaySamples });
-      },
+      onReady: (info) => this.setWetDelay(info.processingLatencySamples),
       onRestart: (reason) => this.warn(`Recovering: ${reason}; restarting it.`),
     });
     await this.engine.start();
+    await this.loadDefaultModel();
     this.info(`Audio at ${graph.context.sampleRate} Hz, analysis at ${this.config.analysisSampleRateHz} Hz, ${isolated ? 'shared-memory rings' : 'batched transfers'}.`);
     await this.setSource(initial).catch(() => undefined);
     this.contextState(graph.context.state);
@@ -195,6 +195,26 @@ export class App implements AuralscopeApi {
     }
   }
 
+  /** Loads the default bundled model named by models/index.json (?model=<id> picks another). */
+  private async loadDefaultModel(): Promise<void> {
+    try {
+      const res = await fetch('models/index.json');
+      if (!res.ok) throw new Error(`models/index.json: HTTP ${res.status}`);
+      const index = (await res.json()) as { default: string };
+      const id = new URLSearchParams(location.search).get('model') ?? index.default;
+      await this.loadModel(`models/${id}/`);
+    } catch (err) {
+      this.error(`No model could be loaded (${err instanceof Error ? err.message : String(err)}); the spectrogram and resynthesis still run.`);
+    }
+  }
+
+  /** The dry path is delayed by the wet stream's pre-roll plus its positional delay: they line up. */
+  private setWetDelay(samples: number): void {
+    this.wetDelaySamples = samples;
+    this.dryDelaySamples = this.config!.wetStartQuanta * QUANTUM_FRAMES + samples;
+    this.graph?.setParams({ dryDelaySamples: this.dryDelaySamples });
+  }
+
   // ---- the frame loop ---------------------------------------------------------------------
 
   private loop(): void {
@@ -215,6 +235,10 @@ export class App implements AuralscopeApi {
     if (!graph || !engine) return;
     const running = graph.context.state === 'running';
     this.engineStats = await engine.poll(running);
+    const es = this.engineStats;
+    if (es && es.wetDelaySamples !== this.wetDelaySamples) this.setWetDelay(es.wetDelaySamples);
+    if (es && es.notice && es.notice !== this.lastNotice) this.warn(es.notice);
+    this.lastNotice = es?.notice ?? '';
     const ready = this.isReady();
     const now = performance.now();
     if (ready && this.readyAtMs < 0) this.readyAtMs = now;
@@ -310,7 +334,10 @@ export class App implements AuralscopeApi {
         hopsAnalysed: es?.hopsAnalysed ?? 0,
         droppedHops: es?.droppedHops ?? 0,
       },
-      timing: { hopMs, hopP95Ms: es?.hopP95Ms ?? 0 },
+      timing: { hopMs, hopP95Ms: es?.hopP95Ms ?? 0, stagesMs: es?.stagesMs ?? { signal: 0, analysis: 0, readback: 0 } },
+      model: es?.model ?? null,
+      selection: es?.selection ?? null,
+      solo: es?.solo ?? { on: false, mode: 'solo', rectify: false, latencyMode: 'exact' },
       ring: {
         captureFill: (es?.captureAvailable ?? 0) / ringCap,
         outputFill: (es?.outputAvailable ?? 0) / ringCap,
@@ -319,7 +346,7 @@ export class App implements AuralscopeApi {
       latencyMs: {
         micToScreen: windowMs + groupMs + hopMs + 1000 / 60,
         dryDelay: rate ? (this.dryDelaySamples / rate) * 1000 : 0,
-        soloByLayer: [],
+        soloByLayer: es?.soloLatencyMs ?? [],
       },
     };
   }
@@ -330,7 +357,63 @@ export class App implements AuralscopeApi {
     const s = f.spectrogram;
     const data: number[][] = [];
     for (let t = 0; t < s.frames; t++) data.push(Array.from(s.data.subarray(t * s.bins, (t + 1) * s.bins)));
-    return { seq: f.seq, spectrogram: { bins: s.bins, frames: s.frames, hzPerBin: s.hzPerBin, data } };
+    const rows = (arr: Float32Array, n: number, len: number): number[][] => {
+      const out: number[][] = [];
+      for (let i = 0; i < n; i++) out.push(Array.from(arr.subarray(i * len, (i + 1) * len)));
+      return out;
+    };
+    const a = f.analysis;
+    const model = this.engineStats?.model ?? null;
+    return {
+      seq: f.seq,
+      spectrogram: { bins: s.bins, frames: s.frames, hzPerBin: s.hzPerBin, data },
+      layers: model ? model.layers.map((l) => ({ name: l.name, channels: l.channels, height: l.height, width: l.width })) : null,
+      thumbnails: a ? { layer: a.layer, channels: a.channels, height: a.thumbHeight, width: a.thumbWidth, data: rows(a.thumbnails, a.channels, a.thumbHeight * a.thumbWidth) } : null,
+      featureMap: a ? { layer: a.layer, feature: a.feature, height: a.mapHeight, width: a.mapWidth, data: rows(a.map, a.mapHeight, a.mapWidth) } : null,
+      map: a ? { layer: a.layer, feature: a.feature, method: METHOD_NAMES[a.method], label: a.label, windowStartFrame: a.windowStartFrame, frames: a.windowFrames, bins: s.bins, data: rows(a.projection, a.windowFrames, s.bins) } : null,
+      predictions: a && model ? Array.from(a.predictions, (p, i) => ({ label: model.labels[i] ?? String(i), p })) : null,
+    };
+  }
+
+  async select(sel: SelectionRequest): Promise<void> {
+    await this.requireEngine().select(sel);
+  }
+
+  async loadModel(baseUrl: string): Promise<ModelInfo> {
+    try {
+      const info = await this.requireEngine().loadModel(baseUrl);
+      this.info(`Model: ${info.name} (${info.layers.length} layers, ${info.labels.length} labels)`);
+      return info;
+    } catch (err) {
+      this.error(`The model at ${baseUrl} was not loaded: ${err instanceof Error ? err.message : String(err)}. The previous model keeps running.`);
+      throw err;
+    }
+  }
+
+  async setBackend(name: BackendName): Promise<void> {
+    const used = await this.requireEngine().setBackend(name);
+    this.info(`Backend: ${used}`);
+  }
+
+  async setSolo(on: boolean): Promise<void> {
+    await this.requireEngine().setSolo(on);
+  }
+
+  async setSoloMode(mode: SoloMode): Promise<void> {
+    await this.requireEngine().setSoloMode(mode);
+  }
+
+  async setRectify(on: boolean): Promise<void> {
+    await this.requireEngine().setRectify(on);
+  }
+
+  async setLatencyMode(mode: LatencyMode): Promise<void> {
+    await this.requireEngine().setLatencyMode(mode);
+  }
+
+  private requireEngine(): EngineClient {
+    if (!this.engine) throw new Error('Auralscope is not started yet');
+    return this.engine;
   }
 
   async setSource(req: SourceRequest): Promise<void> {

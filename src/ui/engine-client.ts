@@ -4,7 +4,7 @@
  */
 import { wrap, releaseProxy, transfer, type Remote } from 'comlink';
 import EngineWorker from '../worker/engine.worker.ts?worker';
-import type { EngineApi, EngineConfig, EngineInfo, EngineStats } from '../shared/api';
+import type { BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
 import { createMailbox, MailboxReader, unpackFrame, type EngineFrame } from '../shared/frame';
 import { Slot } from '../shared/layout';
 import type { AudioGraph } from './audio-graph';
@@ -19,7 +19,19 @@ export interface EngineEvents {
   onReady(info: EngineInfo): void;
 }
 
+/** What a restarted worker must be given again. */
+interface Replay {
+  modelUrl: string | null;
+  backend: BackendName;
+  selection: SelectionRequest | null;
+  solo: boolean;
+  soloMode: SoloMode;
+  rectify: boolean;
+  latencyMode: LatencyMode;
+}
+
 export class EngineClient {
+  private readonly replay: Replay = { modelUrl: null, backend: 'auto', selection: null, solo: false, soloMode: 'solo', rectify: false, latencyMode: 'exact' };
   private worker: Worker | null = null;
   private api: Remote<EngineApi> | null = null;
   private mailbox: SharedArrayBuffer | null = null;
@@ -69,7 +81,65 @@ export class EngineClient {
     this.info = info;
     this.lastHopChangeMs = performance.now();
     this.events.onReady(info);
+    await this.applyReplay(api);
     return info;
+  }
+
+  /** Gives a (re)started worker the model, backend, selection and solo settings it had. */
+  private async applyReplay(api: Remote<EngineApi>): Promise<void> {
+    const r = this.replay;
+    if (r.modelUrl) {
+      await api.loadModel(r.modelUrl, r.backend);
+      if (r.selection) await api.select(r.selection);
+    }
+    await api.setSoloMode(r.soloMode);
+    await api.setRectify(r.rectify);
+    await api.setLatencyMode(r.latencyMode);
+    await api.setSolo(r.solo);
+  }
+
+  private get remote(): Remote<EngineApi> {
+    if (!this.api) throw new Error('the analysis worker is not running (it is restarting); try again in a moment');
+    return this.api;
+  }
+
+  /** Loads a model folder; remembered for restarts only once it loaded. */
+  async loadModel(baseUrl: string): Promise<ModelInfo> {
+    const info = await this.remote.loadModel(baseUrl, this.replay.backend);
+    this.replay.modelUrl = baseUrl;
+    this.replay.selection = null;
+    return info;
+  }
+
+  async setBackend(name: BackendName): Promise<string> {
+    const used = await this.remote.setBackend(name);
+    this.replay.backend = name;
+    return used;
+  }
+
+  async select(sel: SelectionRequest): Promise<void> {
+    await this.remote.select(sel);
+    this.replay.selection = { ...sel };
+  }
+
+  async setSolo(on: boolean): Promise<void> {
+    await this.remote.setSolo(on);
+    this.replay.solo = on;
+  }
+
+  async setSoloMode(mode: SoloMode): Promise<void> {
+    await this.remote.setSoloMode(mode);
+    this.replay.soloMode = mode;
+  }
+
+  async setRectify(on: boolean): Promise<void> {
+    await this.remote.setRectify(on);
+    this.replay.rectify = on;
+  }
+
+  async setLatencyMode(mode: LatencyMode): Promise<void> {
+    await this.remote.setLatencyMode(mode);
+    this.replay.latencyMode = mode;
   }
 
   private stopWorker(): void {
