@@ -7,6 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Analyzer, METHODS } from '../../src/model/analyzer';
 import type { Method } from '../../src/model/analyzer';
@@ -306,6 +308,13 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): { err: number; norm
   return { err: Math.sqrt(d) / Math.sqrt(nb), normB: Math.sqrt(nb), normA: Math.sqrt(na) };
 }
 
+/** ||a - b|| / ||b|| <= tol, or a ~ 0 where b is all zero (a dead feature). */
+function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
+  const { err, normB, normA } = relErr(a, b);
+  if (normB === 0) expect(normA, what).toBeLessThanOrEqual(1e-6);
+  else expect(err, what).toBeLessThanOrEqual(tol);
+}
+
 function randomInput(bins: number, frames: number, seed: number): Float32Array {
   const r = mulberry32(seed);
   return new Float32Array(bins * frames).map(() => 2 * r());
@@ -319,6 +328,95 @@ afterAll(() => {
   console.table(summary.map((r) => ({ ...r, maxErr: r.maxErr.toExponential(2) })));
 });
 
+/** How much of the selection space to cover per network. */
+interface Coverage {
+  frames: number[];
+  /** Features per layer: 'ends' = first and last channel, 'first' = channel 0 only. */
+  features: 'ends' | 'first';
+  /** Label variants for saliency/guided/gradcam: at every layer, or only at the last tap. */
+  labelsAt: 'every' | 'last';
+  /** Require tied (all-zero) pooling windows in the data. */
+  requireTies: boolean;
+}
+
+/** Compares every tap, the predictions and every method against the reference; returns per-method rows. */
+async function compareWithReference(fixture: Fixture, backend: string, cov: Coverage): Promise<Row[]> {
+  const spec = fixture.spec;
+  const model: LoadedModel = await loadModel(fixtureHandler(fixture), fixture.manifest);
+  const analyzer = new Analyzer(model);
+  const rows = new Map<Method, Row>(METHODS.map((m) => [m, { backend, net: spec.id, method: m, cases: 0, maxErr: 0, dead: 0, tieExcused: 0, exactTieWindows: 0, nearTies: 0 }]));
+  try {
+    for (const [fi, frames] of cov.frames.entries()) {
+      const data = randomInput(spec.bins, frames, 1000 + fi);
+      const refIn = map3(spec.bins, frames, 1);
+      refIn.d.set(data);
+      const fw = refForward(fixture, refIn);
+      const near = fw.nearTies + fw.nearZeros;
+      for (const row of rows.values()) {
+        row.exactTieWindows += fw.exactTies;
+        row.nearTies += near;
+      }
+      // Negative biases must produce tied (all-zero) windows, or the first-max rule is untested.
+      if (cov.requireTies) expect(fw.exactTies).toBeGreaterThan(0);
+      const input = tf.tensor4d(data, [1, spec.bins, frames, 1]);
+      try {
+        for (let layer = 0; layer < spec.taps.length; layer++) {
+          const channels = fixture.manifest.taps[layer].channels;
+          const withLabels = cov.labelsAt === 'every' || layer === spec.taps.length - 1;
+          for (const feature of cov.features === 'ends' ? [0, channels - 1] : [0]) {
+            for (const method of METHODS) {
+              const labels: (number | undefined)[] = method === 'deconvnet' || !withLabels ? [undefined] : [undefined, fixture.manifest.labels.length - 1];
+              for (const label of labels) {
+                const res = await analyzer.analyse(input, { layer, feature, method, label }, { readTaps: true });
+                const ref = refProject(fixture, fw, layer, feature, method, label);
+                // Analyzer projection is [frames, bins]; the reference is [bins][frames].
+                const got = new Float64Array(spec.bins * frames);
+                for (let t = 0; t < frames; t++) for (let b = 0; b < spec.bins; b++) got[b * frames + t] = res.projection[t * spec.bins + b];
+                const { err, normB, normA } = relErr(got, ref.map);
+                const row = rows.get(method) as Row;
+                row.cases++;
+                expect(res.labelUsed).toBe(ref.labelUsed);
+                if (normB === 0) {
+                  row.dead++;
+                  expect(normA).toBeLessThanOrEqual(1e-6);
+                  continue;
+                }
+                if (err > 1e-4 && near > 0) {
+                  row.tieExcused++;
+                  continue;
+                }
+                row.maxErr = Math.max(row.maxErr, err);
+                expect(err, `${spec.id} frames=${frames} layer=${layer} feature=${feature} ${method} label=${label}`).toBeLessThanOrEqual(1e-4);
+              }
+            }
+          }
+          // Taps and the selected feature's full map.
+          const res = await analyzer.analyse(input, { layer, feature: 0, method: 'deconvnet' }, { readTaps: true });
+          const tapIdx = fw.layers.findIndex((L) => L.spec.name === spec.taps[layer]);
+          const refTap = fw.layers[tapIdx].out;
+          expectClose((res.taps as Float32Array[])[layer], refTap.d, 1e-5, `tap ${layer}`);
+          const g = res.geometry[layer];
+          expect([g.height, g.width, g.channels]).toEqual([refTap.h, refTap.w, refTap.c]);
+          const refFeature = new Float64Array(refTap.h * refTap.w);
+          for (let p = 0; p < refFeature.length; p++) refFeature[p] = refTap.d[p * refTap.c];
+          expectClose(res.featureMap, refFeature, 1e-5, `feature map ${layer}`);
+          expect(res.thumbnails.length).toBe(channels * res.thumbHeight * res.thumbWidth);
+          expect(Math.max(...res.thumbnails)).toBeLessThanOrEqual(res.tapMaxima[layer] * (1 + 1e-6));
+          expectClose(res.predictions, fw.probs, 1e-5, 'predictions');
+        }
+      } finally {
+        input.dispose();
+      }
+    }
+  } finally {
+    analyzer.dispose();
+    model.dispose();
+    summary.push(...rows.values());
+  }
+  for (const r of rows.values()) expect(r.cases - r.dead - r.tieExcused, `${r.method}: live, tie-free cases`).toBeGreaterThan(0);
+  return [...rows.values()];
+}
+
 const CASES: { spec: FixtureSpec; frames: number[] }[] = [
   { spec: FIXTURE_A, frames: [23, 29] },
   { spec: FIXTURE_B, frames: [31, 37] },
@@ -329,82 +427,70 @@ describe.each(['cpu', 'wasm'])('analyzer vs float64 reference on %s', (backend) 
     expect(await tf.setBackend(backend)).toBe(true);
   });
 
-  for (const { spec, frames: frameList } of CASES) {
+  for (const { spec, frames } of CASES) {
     it(`${spec.id}: taps, predictions and every method within 1e-4`, async () => {
-      const fixture = await makeFixture(spec);
-      const model: LoadedModel = await loadModel(fixtureHandler(fixture), fixture.manifest);
-      const analyzer = new Analyzer(model);
-      const rows = new Map<Method, Row>(METHODS.map((m) => [m, { backend, net: spec.id, method: m, cases: 0, maxErr: 0, dead: 0, tieExcused: 0, exactTieWindows: 0, nearTies: 0 }]));
-      try {
-        for (const [fi, frames] of frameList.entries()) {
-          const data = randomInput(spec.bins, frames, 1000 + fi);
-          const refIn = map3(spec.bins, frames, 1);
-          refIn.d.set(data);
-          const fw = refForward(fixture, refIn);
-          const near = fw.nearTies + fw.nearZeros;
-          for (const row of rows.values()) {
-            row.exactTieWindows += fw.exactTies;
-            row.nearTies += near;
-          }
-          // Fixture A's negative biases must produce tied (all-zero) windows, or the rule is untested.
-          if (spec.id === FIXTURE_A.id) expect(fw.exactTies).toBeGreaterThan(0);
-          const input = tf.tensor4d(data, [1, spec.bins, frames, 1]);
-          try {
-            for (let layer = 0; layer < spec.taps.length; layer++) {
-              const channels = fixture.manifest.taps[layer].channels;
-              for (const feature of [0, channels - 1]) {
-                for (const method of METHODS) {
-                  const labels: (number | undefined)[] = method === 'deconvnet' ? [undefined] : [undefined, fixture.manifest.labels.length - 1];
-                  for (const label of labels) {
-                    const res = await analyzer.analyse(input, { layer, feature, method, label }, { readTaps: true });
-                    const ref = refProject(fixture, fw, layer, feature, method, label);
-                    // Analyzer projection is [frames, bins]; the reference is [bins][frames].
-                    const got = new Float64Array(spec.bins * frames);
-                    for (let t = 0; t < frames; t++) for (let b = 0; b < spec.bins; b++) got[b * frames + t] = res.projection[t * spec.bins + b];
-                    const { err, normB, normA } = relErr(got, ref.map);
-                    const row = rows.get(method) as Row;
-                    row.cases++;
-                    expect(res.labelUsed).toBe(ref.labelUsed);
-                    if (normB === 0) {
-                      row.dead++;
-                      expect(normA).toBeLessThanOrEqual(1e-6);
-                      continue;
-                    }
-                    if (err > 1e-4 && near > 0) {
-                      row.tieExcused++;
-                      continue;
-                    }
-                    row.maxErr = Math.max(row.maxErr, err);
-                    expect(err, `${spec.id} frames=${frames} layer=${layer} feature=${feature} ${method} label=${label}`).toBeLessThanOrEqual(1e-4);
-                  }
-                }
-              }
-              // Taps and the selected feature's full map.
-              const res = await analyzer.analyse(input, { layer, feature: 0, method: 'deconvnet' }, { readTaps: true });
-              const tapIdx = fw.layers.findIndex((L) => L.spec.name === spec.taps[layer]);
-              const refTap = fw.layers[tapIdx].out;
-              expect(relErr((res.taps as Float32Array[])[layer], refTap.d).err).toBeLessThanOrEqual(1e-5);
-              const g = res.geometry[layer];
-              expect([g.height, g.width, g.channels]).toEqual([refTap.h, refTap.w, refTap.c]);
-              const refFeature = new Float64Array(refTap.h * refTap.w);
-              for (let p = 0; p < refFeature.length; p++) refFeature[p] = refTap.d[p * refTap.c];
-              expect(relErr(res.featureMap, refFeature).err).toBeLessThanOrEqual(1e-5);
-              expect(res.thumbnails.length).toBe(channels * res.thumbHeight * res.thumbWidth);
-              expect(Math.max(...res.thumbnails)).toBeLessThanOrEqual(res.tapMaxima[layer] * (1 + 1e-6));
-              expect(relErr(res.predictions, fw.probs).err).toBeLessThanOrEqual(1e-5);
-            }
-          } finally {
-            input.dispose();
-          }
-        }
-      } finally {
-        analyzer.dispose();
-        model.dispose();
-        summary.push(...rows.values());
-      }
-      for (const r of rows.values()) expect(r.cases - r.dead - r.tieExcused, `${r.method}: live, tie-free cases`).toBeGreaterThan(0);
+      await compareWithReference(await makeFixture(spec), backend, { frames, features: 'ends', labelsAt: 'every', requireTies: spec.id === FIXTURE_A.id });
     });
   }
+});
+
+/** The bundled model folders (models/<id>/ with manifest.json and model.json; AURALSCOPE_MODELS_DIR overrides). */
+function bundledModels(): string[] {
+  const root = process.env.AURALSCOPE_MODELS_DIR ?? 'models';
+  if (!existsSync(root)) return [];
+  return readdirSync(root).map((d) => join(root, d)).filter((d) => existsSync(join(d, 'manifest.json')) && existsSync(join(d, 'model.json')));
+}
+
+/** Reads a model folder into the reference's form: its layer list from model.json and its weights. */
+function fixtureFromFolder(dir: string): Fixture {
+  const modelJson = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as Fixture['modelJson'];
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Fixture['manifest'];
+  const top = modelJson.modelTopology as { model_config?: unknown; config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+  const layersJson = (top.model_config ? (top.model_config as typeof top) : top).config.layers;
+  const layers: FixtureLayer[] = [];
+  for (const l of layersJson) {
+    const c = l.config;
+    const name = c.name as string;
+    const pair = (v: unknown): [number, number] => (typeof v === 'number' ? [v, v] : (v as [number, number]));
+    switch (l.class_name) {
+      case 'InputLayer': break;
+      case 'Conv2D': layers.push({ type: 'conv', name, filters: c.filters as number, kernel: pair(c.kernel_size), padding: c.padding as 'same' | 'valid', activation: (c.activation ?? 'linear') as 'relu' | 'elu' | 'linear' }); break;
+      case 'MaxPooling2D': layers.push({ type: 'pool', name, pool: pair(c.pool_size) }); break;
+      case 'GlobalAveragePooling2D': layers.push({ type: 'gap', name }); break;
+      case 'GlobalMaxPooling2D': layers.push({ type: 'gmp', name }); break;
+      case 'Dense': layers.push({ type: 'dense', name, units: c.units as number, activation: c.activation as 'relu' | 'linear' | 'sigmoid' }); break;
+      default: throw new Error(`reference: layer class ${l.class_name} of the bundled model is not modelled here`);
+    }
+  }
+  const group = modelJson.weightsManifest;
+  const bytes = Buffer.concat(group.flatMap((g) => g.paths.map((p) => readFileSync(join(dir, p)))));
+  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const named = new Map<string, { data: Float32Array; shape: number[] }>();
+  let off = 0;
+  for (const w of group.flatMap((g) => g.weights)) {
+    const n = w.shape.reduce((a, b) => a * b, 1);
+    named.set(w.name.replace(/:\d+$/, ''), { data: all.subarray(off, off + n), shape: w.shape });
+    off += n;
+  }
+  const weights: Fixture['weights'] = new Map();
+  for (const l of layers) {
+    if (l.type !== 'conv' && l.type !== 'dense') continue;
+    const k = [...named.entries()].find(([n]) => n.endsWith(`${l.name}/kernel`));
+    const b = [...named.entries()].find(([n]) => n.endsWith(`${l.name}/bias`));
+    if (!k || !b) throw new Error(`reference: weights of ${l.name} not found`);
+    weights.set(l.name, { kernel: k[1].data, kernelShape: k[1].shape, bias: b[1].data });
+  }
+  const spec: FixtureSpec = { id: manifest.id, bins: manifest.inputShape[0], windowFrames: manifest.inputShape[1], api: 'functional', layers, taps: manifest.taps.map((t) => t.layer), labels: manifest.labels, seed: 0 };
+  return { spec, modelJson, weightsBin: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, manifest, weights };
+}
+
+const BUNDLED = bundledModels();
+describe.skipIf(BUNDLED.length === 0)('bundled model vs float64 reference (skipped while models/ holds no model: it is trained concurrently)', () => {
+  it.each(BUNDLED)('%s on wasm: every tap and method at the window size, within 1e-4', async (dir) => {
+    expect(await tf.setBackend('wasm')).toBe(true);
+    const fixture = fixtureFromFolder(dir);
+    await compareWithReference(fixture, 'wasm', { frames: [fixture.spec.windowFrames], features: 'first', labelsAt: 'last', requireTies: false });
+  }, 600_000);
 });
 
 describe('the reference itself', () => {
