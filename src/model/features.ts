@@ -1,0 +1,304 @@
+/**
+ * Every feature at once: a batched Zeiler-Fergus deconvolution (all of a layer's features stacked
+ * on the batch axis, one backward chain) for the atlas, and the per-feature indices and labels of
+ * the probe analysis (issue 7). The deconvolution is the Analyzer's 'deconvnet' method (DESIGN.md
+ * §3: first-max switches, rectified signal, transposed convs as flipped-kernel convs, biases
+ * ignored), re-implemented here over the LoadedModel's weights because the Analyzer projects one
+ * feature per call; the tests hold the two equal.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { NetworkGraph, TrunkOp } from './graph';
+import { axisField, cellBlockOffset, minWindowFrames } from './graph';
+import type { LoadedModel } from './load';
+
+/** Forward-pass state of one input window, kept for the backward chains; dispose() once. */
+export interface ForwardState {
+  /** Input frames of the window. */
+  frames: number;
+  /** Output of every trunk op, [batch, h, w, c]. */
+  outs: tf.Tensor4D[];
+  /** First-max switch masks of the pool ops, built on first use. */
+  masks: (tf.Tensor4D | null)[];
+  /** Input of every pool op (null elsewhere). */
+  poolIns: (tf.Tensor4D | null)[];
+  dispose(): void;
+}
+
+/** Batched deconvolution of many features of one model; owns the flipped kernels: dispose() once. */
+export class BatchedDeconv {
+  readonly graph: NetworkGraph;
+  readonly minFrames: number;
+  private readonly model: LoadedModel;
+  private readonly flipped = new Map<string, tf.Tensor4D>();
+
+  constructor(model: LoadedModel) {
+    this.model = model;
+    this.graph = model.graph;
+    this.minFrames = minWindowFrames(this.graph);
+    for (const op of this.graph.trunk) {
+      if (op.kind !== 'conv') continue;
+      const k = this.kernel(op.name);
+      this.flipped.set(op.name, tf.tidy(() => tf.transpose(tf.reverse(k, [0, 1]), [0, 1, 3, 2])));
+    }
+  }
+
+  /** Releases the flipped kernels (not the model's weights). */
+  dispose(): void {
+    tf.dispose([...this.flipped.values()]);
+    this.flipped.clear();
+  }
+
+  private kernel(name: string): tf.Tensor4D {
+    const w = this.model.weights.get(name);
+    if (!w) throw new Error(`BatchedDeconv: weights of '${name}' are gone (model disposed?)`);
+    return w.kernel as tf.Tensor4D;
+  }
+
+  /** Forward pass of [batch, bins, frames, 1] (already scaled) through the trunk, keeping what deconvolution needs. */
+  forward(input: tf.Tensor4D): ForwardState {
+    const g = this.graph;
+    if (input.shape[1] !== g.bins || input.shape[3] !== 1 || input.shape[2] < this.minFrames) {
+      throw new RangeError(`forward input: expected [batch, ${g.bins}, frames >= ${this.minFrames}, 1], got [${input.shape.join(', ')}]`);
+    }
+    const outs: tf.Tensor4D[] = [];
+    const poolIns: (tf.Tensor4D | null)[] = [];
+    tf.tidy(() => {
+      let x = input;
+      for (const op of g.trunk) {
+        let poolIn: tf.Tensor4D | null = null;
+        if (op.kind === 'conv') {
+          const w = this.model.weights.get(op.name);
+          const a = op.activation;
+          const act = a.kind === 'relu' ? 'relu' : a.kind === 'elu' && a.alpha === 1 ? 'elu' : 'linear';
+          x = tf.fused.conv2d({ x, filter: this.kernel(op.name), strides: 1, pad: op.padding, bias: w?.bias ?? undefined, activation: act });
+          if (act === 'linear' && a.kind === 'elu') x = eluAlpha(x, a.alpha);
+        } else if (op.kind === 'act') {
+          const a = op.activation;
+          x = a.kind === 'relu' ? tf.relu(x) : a.kind === 'elu' ? eluAlpha(x, a.alpha) : x;
+        } else {
+          poolIn = x;
+          x = tf.maxPool(x, [op.poolH, op.poolW], [op.poolH, op.poolW], 'valid');
+        }
+        outs.push(tf.keep(x));
+        poolIns.push(poolIn ? tf.keep(poolIn) : null);
+      }
+    });
+    const masks: (tf.Tensor4D | null)[] = g.trunk.map(() => null);
+    return {
+      frames: input.shape[2],
+      outs,
+      masks,
+      poolIns,
+      dispose: () => tf.dispose([...new Set([...outs, ...poolIns.filter((p): p is tf.Tensor4D => p !== null), ...masks.filter((m): m is tf.Tensor4D => m !== null)])]),
+    };
+  }
+
+  /** The activations of tap `tap` (0-based) of a forward state, [batch, h, w, c] (owned by the state). */
+  tapOutput(state: ForwardState, tap: number): tf.Tensor4D {
+    return state.outs[this.graph.taps[tap].opIndex];
+  }
+
+  /**
+   * Deconvnet projections of `features` of tap `tap` for a batch-1 forward state: [features.length,
+   * frames, bins] on the input grid (frame-major per item, like the Analyzer's projection). The
+   * caller owns the result; one backward chain for all of them (split the list with batchFor()).
+   */
+  project(state: ForwardState, tap: number, features: number[]): tf.Tensor3D {
+    if (state.outs[0].shape[0] !== 1) throw new RangeError(`project: expected a forward state of batch 1, got ${state.outs[0].shape[0]}`);
+    const t = this.graph.taps[tap];
+    if (!t) throw new RangeError(`project: tap: expected 0..${this.graph.taps.length - 1}, got ${tap}`);
+    for (const f of features) if (!Number.isInteger(f) || f < 0 || f >= t.channels) throw new RangeError(`project: feature: expected 0..${t.channels - 1}, got ${f}`);
+    this.ensureMasks(state, t.opIndex);
+    return tf.tidy(() => {
+      const act = state.outs[t.opIndex];
+      const onehot = tf.reshape(tf.oneHot(tf.tensor1d(features, 'int32'), t.channels), [features.length, 1, 1, t.channels]);
+      let g = tf.mul(act, onehot) as tf.Tensor4D;
+      for (let i = t.opIndex; i >= 0; i--) g = this.backStep(state, i, g);
+      return tf.transpose(tf.reshape(g, [features.length, this.graph.bins, state.frames]), [0, 2, 1]) as tf.Tensor3D;
+    });
+  }
+
+  /** Largest batch of features whose biggest backward tensor stays under maxElements. */
+  batchFor(frames: number, maxElements = 48e6): number {
+    let biggest = 1;
+    let h = this.graph.bins;
+    let w = frames;
+    let c = 1;
+    for (const op of this.graph.trunk) {
+      biggest = Math.max(biggest, h * w * Math.max(c, op.kind === 'conv' ? op.outChannels : c));
+      if (op.kind === 'conv') {
+        if (op.padding === 'valid') { h -= op.kernelH - 1; w -= op.kernelW - 1; }
+        c = op.outChannels;
+      } else if (op.kind === 'pool') {
+        h = Math.floor(h / op.poolH);
+        w = Math.floor(w / op.poolW);
+      }
+    }
+    return Math.max(1, Math.floor(maxElements / biggest));
+  }
+
+  private ensureMasks(state: ForwardState, upTo: number): void {
+    for (let i = 0; i <= upTo; i++) {
+      const op = this.graph.trunk[i];
+      if (op.kind !== 'pool' || state.masks[i]) continue;
+      state.masks[i] = firstMaxMask(state.poolIns[i] as tf.Tensor4D, state.outs[i], op.poolH, op.poolW);
+    }
+  }
+
+  private backStep(state: ForwardState, i: number, g: tf.Tensor4D): tf.Tensor4D {
+    const op: TrunkOp = this.graph.trunk[i];
+    if (op.kind === 'pool') {
+      const [, h, w] = (state.poolIns[i] as tf.Tensor4D).shape;
+      return tf.mul(upsampleTo(g, op.poolH, op.poolW, h, w, 0), state.masks[i] as tf.Tensor4D);
+    }
+    // Deconvnet rule: the backward signal is rectified at every nonlinearity (not gated by the forward pass).
+    const sig = op.activation.kind === 'linear' ? g : tf.relu(g);
+    if (op.kind === 'act') return sig;
+    const f = this.flipped.get(op.name) as tf.Tensor4D;
+    if (op.padding === 'same') return tf.conv2d(sig, f, 1, 'same');
+    const ph = op.kernelH - 1;
+    const pw = op.kernelW - 1;
+    return tf.conv2d(tf.pad(sig, [[0, 0], [ph, ph], [pw, pw], [0, 0]]), f, 1, 'valid');
+  }
+}
+
+function eluAlpha(x: tf.Tensor4D, alpha: number): tf.Tensor4D {
+  if (alpha === 1) return tf.elu(x);
+  return tf.where(tf.greater(x, 0), x, tf.mul(alpha, tf.expm1(tf.minimum(x, 0)))) as tf.Tensor4D;
+}
+
+/** Nearest-neighbour upsampling by (ph, pw), padded with `fill` to [b, h, w, c]. */
+function upsampleTo(t: tf.Tensor4D, ph: number, pw: number, h: number, w: number, fill: number): tf.Tensor4D {
+  const [, ho, wo] = t.shape;
+  const up = ph === 1 && pw === 1 ? t : tf.image.resizeNearestNeighbor(t, [ho * ph, wo * pw], false, true);
+  return ho * ph === h && wo * pw === w ? up : tf.pad(up, [[0, 0], [0, h - ho * ph], [0, w - wo * pw], [0, 0]], fill);
+}
+
+/** One-hot first-maximum (row-major in each pooling window) masks over a pool's input. */
+function firstMaxMask(x: tf.Tensor4D, pooled: tf.Tensor4D, ph: number, pw: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape;
+    const pri = new Float32Array(h * w);
+    for (let r = 0; r < h; r++) for (let s = 0; s < w; s++) pri[r * w + s] = ph * pw - ((r % ph) * pw + (s % pw));
+    const isMax = tf.sub(1, tf.step(tf.sub(upsampleTo(pooled, ph, pw, h, w, Infinity), x)));
+    const cand = tf.mul(isMax, tf.tensor4d(pri, [1, h, w, 1])) as tf.Tensor4D;
+    const best = tf.maxPool(cand, [ph, pw], [ph, pw], 'valid');
+    return tf.sub(1, tf.step(tf.sub(upsampleTo(best, ph, pw, h, w, Infinity), cand))) as tf.Tensor4D;
+  });
+}
+
+/** Time geometry of a tap's columns: column j stands for frames [offset + j stride, offset + (j + 1) stride). */
+export function tapColumns(graph: NetworkGraph, tap: number): { strideFrames: number; offsetFrames: number; fieldFrames: number } {
+  const f = axisField(graph.trunk, graph.taps[tap].opIndex, 'w');
+  return { strideFrames: f.stride, offsetFrames: cellBlockOffset(f), fieldFrames: f.field };
+}
+
+// ------------------------------------------------------------------ indices and labels (pure)
+
+/** Definitions of the feature indices, for the README and the atlas page. */
+export const INDEX_DEFINITIONS: Record<keyof FeatureIndices, string> = {
+  onsetSelectivity: 'OSI = (T - S) / (T + S), T = mean activation (map averaged over frequency) in the columns within 100 ms after each note/hit/click onset, S = mean activation in the steady part (>= 250 ms after onset, before release) of held chords and intervals. -1..1; near 1: fires on transients only.',
+  keyInvariance: 'KI = mean over (chord quality, instrument) of inv(r_key), r_key = steady mean activation of the same chord in each of the keys; inv(v) = (mean(v) / max(v) - 1/n) / (1 - 1/n): 1 = same response in every key, 0 = one key only.',
+  instrumentInvariance: 'II = mean over (key, chord quality) of inv(r_instrument): 1 = same response on every timbre (sine, piano, guitar, reed, strings), 0 = one instrument only.',
+  chordSelectivity: 'CQS = 1 - mean over (key, instrument) of inv(r_quality) over the chord qualities (major, minor, sus4, seventh, diminished): 0 = indifferent to chord quality, 1 = one quality only; preferredQuality = the quality with the largest mean response.',
+  harmonicity: 'HI = (H - N) / (H + N), H = steady mean activation on pitched probes, N = on noise bursts: 1 = pitched sound only, -1 = noise only.',
+  centroidHz: 'Frequency centroid of the feature\'s rectified deconvnet mask summed over the probes: sum f_k M_k / sum M_k (Hz).',
+  bandwidthHz: 'Bandwidth: the standard deviation of frequency under the same weights, sqrt(sum (f_k - centroid)^2 M_k / sum M_k) (Hz).',
+  activity: 'Largest activation of the feature over all probes divided by the largest of its layer (0 = dead feature).',
+};
+
+/** The computed indices of one feature. */
+export interface FeatureIndices {
+  onsetSelectivity: number;
+  keyInvariance: number;
+  instrumentInvariance: number;
+  chordSelectivity: number;
+  harmonicity: number;
+  centroidHz: number;
+  bandwidthHz: number;
+  activity: number;
+}
+
+/** Indices plus the preferred chord quality and the label. */
+export interface FeatureReport extends FeatureIndices {
+  preferredQuality: string;
+  label: string;
+}
+
+/** inv(v) = (mean / max - 1/n) / (1 - 1/n) in [0, 1]; NaN when max <= eps (no response). */
+export function invariance(v: ArrayLike<number>, eps = 1e-6): number {
+  const n = v.length;
+  if (n < 2) return NaN;
+  let sum = 0;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    sum += Math.max(0, v[i]);
+    max = Math.max(max, v[i]);
+  }
+  if (!(max > eps)) return NaN;
+  return (sum / n / max - 1 / n) / (1 - 1 / n);
+}
+
+/** Mean of the finite values (NaN when none). */
+export function finiteMean(v: number[]): number {
+  const f = v.filter(Number.isFinite);
+  return f.length ? f.reduce((a, b) => a + b, 0) / f.length : NaN;
+}
+
+/** (a - b) / (a + b), NaN when both are ~0. */
+export function contrast(a: number, b: number, eps = 1e-6): number {
+  return a + b > eps ? (a - b) / (a + b) : NaN;
+}
+
+/** Thresholds of the label rules (see labelFeature). */
+export const LABEL_RULES = {
+  /** Below this activity a feature is "inactive". */
+  inactive: 0.02,
+  onset: 0.5,
+  sustained: -0.4,
+  keyInvariant: 0.8,
+  pitchSpecific: 0.45,
+  instrumentInvariant: 0.85,
+  timbreSpecific: 0.45,
+  chordSelective: 0.5,
+  harmonic: 0.4,
+  noise: -0.4,
+  narrowBandHz: 150,
+  broadbandHz: 1500,
+} as const;
+
+/** Frequency region name of a centroid (Hz). */
+export function regionName(centroidHz: number): string {
+  if (centroidHz < 250) return 'bass region';
+  if (centroidHz < 800) return 'low-mid region';
+  if (centroidHz < 2500) return 'mid region';
+  return 'high region';
+}
+
+/**
+ * A short label from a feature's strongest properties: each rule that fires adds a phrase with a
+ * strength (how far past its threshold), the three strongest are kept in a fixed order: temporal,
+ * spectral, invariance.
+ */
+export function labelFeature(x: FeatureIndices & { preferredQuality: string }): string {
+  const R = LABEL_RULES;
+  if (!(x.activity >= R.inactive)) return 'inactive';
+  const parts: { text: string; strength: number; order: number }[] = [];
+  const add = (ok: boolean, text: string, strength: number, order: number): void => {
+    if (ok) parts.push({ text, strength, order });
+  };
+  add(x.onsetSelectivity >= R.onset, 'onset detector', 1 + x.onsetSelectivity, 0);
+  add(x.onsetSelectivity <= R.sustained, 'sustained', -x.onsetSelectivity, 0);
+  add(x.harmonicity >= R.harmonic, 'harmonic', x.harmonicity, 1);
+  add(x.harmonicity <= R.noise, 'noise', -x.harmonicity, 1);
+  if (Number.isFinite(x.centroidHz)) add(true, regionName(x.centroidHz), 0.5, 2);
+  add(x.bandwidthHz <= R.narrowBandHz, 'narrow-band', 0.6, 2);
+  add(x.bandwidthHz >= R.broadbandHz, 'broadband', 0.4, 2);
+  add(x.keyInvariance >= R.keyInvariant, 'key-invariant', x.keyInvariance, 3);
+  add(x.keyInvariance <= R.pitchSpecific, 'pitch-specific', 1 - x.keyInvariance, 3);
+  add(x.instrumentInvariance >= R.instrumentInvariant, 'instrument-invariant', x.instrumentInvariance - 0.2, 4);
+  add(x.instrumentInvariance <= R.timbreSpecific, 'timbre-specific', 1 - x.instrumentInvariance, 4);
+  add(x.chordSelectivity >= R.chordSelective, `${x.preferredQuality}-chord selective`, x.chordSelectivity, 5);
+  const top = parts.sort((a, b) => b.strength - a.strength).slice(0, 3).sort((a, b) => a.order - b.order);
+  return top.length ? top.map((p) => p.text).join(', ') : 'mixed';
+}
