@@ -129,6 +129,8 @@ export interface Status {
     /** Median per stage (signal path, model forward + projection, read-back), ms. */
     stagesMs: { signal: number; analysis: number; readback: number };
   };
+  /** tfjs tensors alive in the worker (constant while streaming; the soak watches it). */
+  tensors: number;
   /** The running model, or null while none is loaded. */
   model: ModelInfo | null;
   /** The current selection, or null while no model runs. */
@@ -236,8 +238,10 @@ export interface EngineConfig {
   hopGroupFrames: number;
   /** Frames kept in the rolling spectrogram published to the UI; default 173 (4 s), 16..2048. */
   historyFrames: number;
-  /** Wet pre-roll in render quanta before the worklet reads the output ring; default enough for 2 hop groups + 60 ms. */
+  /** Wet pre-roll in render quanta before the worklet reads the output ring; default enough for 2 hop groups + 120 ms. */
   wetStartQuanta: number;
+  /** The page's URL: the worker resolves model and wasm URLs against it (its own location is under assets/). */
+  pageUrl: string;
 }
 
 /** What the engine reports once it is set up. */
@@ -270,6 +274,8 @@ export interface EngineStats {
   soloLatencyMs: number[];
   /** The newest error the engine wants the user to see ('' when none), e.g. a backend fallback. */
   notice: string;
+  /** tf.memory().numTensors in the worker (constant while streaming). */
+  tensors: number;
 }
 
 /** The worker's control API (comlink). */

@@ -6,9 +6,11 @@
  */
 import { RingBuffer } from 'ringbuf.js';
 import { LivePipeline } from './pipeline';
-import type { EngineApi, EngineConfig, EngineInfo, EngineStats, EngineTransport } from '../shared/api';
+import * as tf from '@tensorflow/tfjs';
+import { AnalysisStage, pickBackend } from './analysis';
+import type { BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, EngineTransport, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
 import { BATCH_POOL_SIZE, BATCH_SAMPLES, RING_CAPACITY_SAMPLES, Slot, statsViews, type StatsViews } from '../shared/layout';
-import { MailboxWriter, packFrame, packedLength, type EngineFrame } from '../shared/frame';
+import { MailboxWriter, packFrame, packedLength, type AnalysisFrame, type EngineFrame } from '../shared/frame';
 import type { AudioPortMessage } from '../shared/messages';
 
 type RingCtor = new (sab: SharedArrayBuffer, type: typeof Float32Array) => RingBuffer;
@@ -194,19 +196,44 @@ function percentiles(xs: number[]): { median: number; p95: number } {
   return { median: s[Math.floor(s.length / 2)], p95: s[Math.min(s.length - 1, Math.floor(s.length * 0.95))] };
 }
 
+/** Rolling median of recent timings. */
+class Timing {
+  private readonly xs: number[] = [];
+  push(ms: number): void {
+    this.xs.push(ms);
+    if (this.xs.length > TIMING_WINDOW) this.xs.shift();
+  }
+  get stats(): { median: number; p95: number } {
+    return percentiles(this.xs);
+  }
+}
+
 /** The engine behind the worker's comlink API. */
 export class Engine implements EngineApi {
+  private config: EngineConfig | null = null;
   private pipeline: LivePipeline | null = null;
   private io: Io | null = null;
   private running = false;
-  private readonly hopTimes: number[] = [];
+  private stage: AnalysisStage | null = null;
+  private modelUrl: string | null = null;
+  private backend = { name: 'none', reason: 'no model loaded yet' };
+  private backendChosen = false;
+  private analysing = false;
+  private notice = '';
+  private readonly hopTime = new Timing();
+  private readonly signalTime = new Timing();
+  private readonly analysisTime = new Timing();
+  private readonly readbackTime = new Timing();
+  private signalMsSincePublish = 0;
   private hopsAnalysed = 0;
   private droppedHops = 0;
   private framesSincePublish = 0;
   private spectroScratch = new Float32Array(0);
+  private solo = { on: false, mode: 'solo' as SoloMode, rectify: false, latencyMode: 'exact' as LatencyMode };
 
   async init(config: EngineConfig, transport: EngineTransport): Promise<EngineInfo> {
     if (this.pipeline) throw new Error('engine: init called twice; create a new worker instead');
+    this.config = config;
     this.pipeline = await LivePipeline.create(config);
     this.io = transport.kind === 'shared' ? new SharedIo(transport) : new TransferIo(transport);
     this.spectroScratch = new Float32Array(config.historyFrames * this.pipeline.history.bins);
@@ -226,20 +253,50 @@ export class Engine implements EngineApi {
     }
   }
 
-  /** One drain: all pending input through the pipeline, one published frame per drain at most. */
+  /** One drain: all pending input through the signal path; one analysis per hop group at most. */
   private step(io: Io, pipeline: LivePipeline): void {
     const input = io.drain();
     if (input.length === 0) return;
     const t0 = performance.now();
     const { output, newFrames } = pipeline.process(input);
     io.write(output);
+    this.signalMsSincePublish += performance.now() - t0;
     this.framesSincePublish += newFrames;
     const group = pipeline.config.hopGroupFrames;
     if (this.framesSincePublish < group) return;
-    // Only the newest hop group is analysed; older complete groups in this drain are dropped.
+    // Only the newest hop group is analysed; older complete groups (and groups that arrive while
+    // an analysis is still running) are dropped, never queued: the visuals always show the newest.
     const groups = Math.floor(this.framesSincePublish / group);
-    this.droppedHops += groups - 1;
     this.framesSincePublish -= groups * group;
+    if (this.analysing) {
+      this.droppedHops += groups;
+      return;
+    }
+    this.droppedHops += groups - 1;
+    const signalMs = this.signalMsSincePublish;
+    this.signalMsSincePublish = 0;
+    this.signalTime.push(signalMs);
+    const stage = this.stage;
+    if (!stage) {
+      this.publish(io, pipeline, null);
+      this.hopTime.push(signalMs);
+      return;
+    }
+    this.analysing = true;
+    stage.analyse(pipeline.history).then((r) => {
+      if (this.stage !== stage || !this.running) return;
+      this.publish(io, pipeline, r?.frame ?? null);
+      if (r) {
+        this.analysisTime.push(r.computeMs);
+        this.readbackTime.push(r.readbackMs);
+        this.hopTime.push(signalMs + r.computeMs + r.readbackMs);
+      }
+    }, (err: unknown) => this.analysisFailed(err)).finally(() => {
+      this.analysing = false;
+    });
+  }
+
+  private publish(io: Io, pipeline: LivePipeline, analysis: AnalysisFrame | null): void {
     const cfg = pipeline.config;
     pipeline.history.newest('db', cfg.historyFrames, this.spectroScratch);
     io.publish({
@@ -251,24 +308,111 @@ export class Engine implements EngineApi {
         totalFrames: pipeline.history.total,
         data: this.spectroScratch,
       },
-      analysis: null,
+      analysis,
     });
     this.hopsAnalysed++;
-    this.hopTimes.push(performance.now() - t0);
-    if (this.hopTimes.length > TIMING_WINDOW) this.hopTimes.shift();
+  }
+
+  /** An analysis failed (e.g. the WebGPU device was lost): fall back to wasm and reload the model. */
+  private analysisFailed(err: unknown): void {
+    const failed = this.backend.name;
+    const why = err instanceof Error ? err.message : String(err);
+    this.notice = `Analysis failed on the ${failed} backend (${why}); switching to wasm and reloading the model.`;
+    const url = this.modelUrl;
+    const old = this.stage;
+    this.stage = null;
+    void (async () => {
+      try {
+        old?.dispose();
+      } catch {
+        // its tensors may be gone with the device
+      }
+      this.backend = await pickBackend(failed === 'wasm' ? 'cpu' : 'wasm', this.config!.pageUrl, async () => 0);
+      this.backend.reason = `${this.backend.name}: fallback after ${failed} failed (${why})`;
+      if (url) this.stage = await AnalysisStage.load(url, this.config!.pageUrl);
+    })().catch((e: unknown) => {
+      this.notice = `The model could not be reloaded after a backend failure: ${e instanceof Error ? e.message : String(e)}`;
+    });
+  }
+
+  async loadModel(baseUrl: string, backend: BackendName): Promise<ModelInfo> {
+    const pageUrl = this.requireConfig().pageUrl;
+    if (!this.backendChosen) {
+      // Load on wasm (fast and everywhere), then let the benchmark pick with the real model.
+      this.backend = await pickBackend('wasm', pageUrl, async () => 0).catch(() => pickBackend('cpu', pageUrl, async () => 0));
+    }
+    const next = await AnalysisStage.load(baseUrl, pageUrl);
+    if (!this.backendChosen) {
+      try {
+        this.backend = await pickBackend(backend, pageUrl, () => next.benchOnce());
+        this.backendChosen = true;
+      } catch (e) {
+        next.dispose();
+        throw e;
+      }
+    }
+    const old = this.stage;
+    this.stage = next;
+    this.modelUrl = baseUrl;
+    old?.dispose();
+    return next.info;
+  }
+
+  async setBackend(name: BackendName): Promise<string> {
+    const pageUrl = this.requireConfig().pageUrl;
+    const stage = this.stage;
+    this.backend = await pickBackend(name, pageUrl, stage ? () => stage.benchOnce() : async () => 0);
+    this.backendChosen = true;
+    return this.backend.name;
+  }
+
+  select(sel: SelectionRequest): void {
+    if (!this.stage) throw new Error('select: no model is loaded yet');
+    this.stage.select(sel);
+  }
+
+  setSolo(on: boolean): void {
+    this.solo.on = on;
+  }
+
+  setSoloMode(mode: SoloMode): void {
+    if (mode !== 'solo' && mode !== 'mute') throw new RangeError(`setSoloMode: expected 'solo' or 'mute', got ${String(mode)}`);
+    this.solo.mode = mode;
+  }
+
+  setRectify(on: boolean): void {
+    this.solo.rectify = on;
+  }
+
+  setLatencyMode(mode: LatencyMode): void {
+    if (mode !== 'exact' && mode !== 'low') throw new RangeError(`setLatencyMode: expected 'exact' or 'low', got ${String(mode)}`);
+    this.solo.latencyMode = mode;
+  }
+
+  private requireConfig(): EngineConfig {
+    if (!this.config) throw new Error('engine: call init first');
+    return this.config;
   }
 
   stats(): EngineStats {
-    const { median, p95 } = percentiles(this.hopTimes);
+    const hop = this.hopTime.stats;
     return {
-      hopMs: median,
-      hopP95Ms: p95,
+      hopMs: hop.median,
+      hopP95Ms: hop.p95,
       hopsAnalysed: this.hopsAnalysed,
       droppedHops: this.droppedHops,
       captureAvailable: this.io?.captureAvailable() ?? 0,
       outputAvailable: this.io?.outputAvailable() ?? 0,
-      backend: 'none',
-      backendReason: 'no model loaded yet',
+      backend: this.backend.name,
+      backendReason: this.backend.reason,
+      stagesMs: { signal: this.signalTime.stats.median, analysis: this.analysisTime.stats.median, readback: this.readbackTime.stats.median },
+      model: this.stage?.info ?? null,
+      selection: this.stage?.selectionRequest ?? null,
+      solo: { ...this.solo },
+      wetDelaySamples: this.pipeline?.processingLatencySamples ?? 0,
+      soloLatencyMs: [],
+      notice: this.notice,
+      tensors: tf.memory().numTensors,
     };
   }
 
@@ -276,6 +420,8 @@ export class Engine implements EngineApi {
     this.running = false;
     this.io?.dispose();
     this.pipeline?.dispose();
+    this.stage?.dispose();
+    this.stage = null;
     this.io = null;
     this.pipeline = null;
   }

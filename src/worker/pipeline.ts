@@ -39,6 +39,18 @@ export class FrameHistory {
     }
     this.total++;
   }
+  /** Copies absolute frames [start, start + frames) of `field` into out (frames x bins); they must still be held. */
+  range(field: 'db' | 'mag' | 're' | 'im', start: number, frames: number, out: Float32Array): void {
+    if (start < this.total - this.capacity || start + frames > this.total) {
+      throw new RangeError(`FrameHistory.range: expected frames within [${Math.max(0, this.total - this.capacity)}, ${this.total}), got [${start}, ${start + frames})`);
+    }
+    const src = this[field];
+    for (let j = 0; j < frames; j++) {
+      const off = ((start + j) % this.capacity) * this.bins;
+      out.set(src.subarray(off, off + this.bins), j * this.bins);
+    }
+  }
+
   /** Copies the newest `frames` frames of `field` (oldest first) into out (frames x bins). */
   newest(field: 'db' | 'mag', frames: number, out: Float32Array): void {
     const src = this[field];
