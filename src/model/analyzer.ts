@@ -394,6 +394,9 @@ function upsampleTo(t: tf.Tensor4D, ph: number, pw: number, h: number, w: number
   return ho * ph === h && wo * pw === w ? up : tf.pad(up, [[0, 0], [0, h - ho * ph], [0, w - wo * pw], [0, 0]], fill);
 }
 
+/** Fill for rows/cols 'valid' pooling dropped: larger than any activation, finite in float32. */
+const DROPPED_FILL = 3e38;
+
 /**
  * Switches as a one-hot mask over the pre-pool map [1, h, w, c]: 1 at the FIRST maximum (row-major)
  * of every pooling window, 0 elsewhere and in rows/cols that 'valid' pooling dropped. Ties are
@@ -405,12 +408,13 @@ function firstMaxMask(x: tf.Tensor4D, pooled: tf.Tensor4D, ph: number, pw: numbe
   const pri = new Float32Array(h * w);
   for (let r = 0; r < h; r++) for (let s = 0; s < w; s++) pri[r * w + s] = ph * pw - ((r % ph) * pw + (s % pw));
   // isMax = 1 - step(up - x): up >= x inside a window, equal only at maxima (sub/step are several
-  // times faster than equal + cast on wasm). +Infinity fills the dropped rows/cols: never a maximum.
-  const isMax = tf.sub(1, tf.step(tf.sub(upsampleTo(pooled, ph, pw, h, w, Infinity), x)));
+  // times faster than equal + cast on wasm). A huge finite value (not Infinity: GPU shaders may
+  // mishandle it) fills the dropped rows/cols, so they are never a maximum.
+  const isMax = tf.sub(1, tf.step(tf.sub(upsampleTo(pooled, ph, pw, h, w, DROPPED_FILL), x)));
   const cand = tf.mul(isMax, tf.tensor4d(pri, [1, h, w, 1])) as tf.Tensor4D;
   const best = tf.maxPool(cand, [ph, pw], [ph, pw], 'valid');
   // cand is 0 off the maxima and best >= 1, so only the first maximum reaches best.
-  return tf.sub(1, tf.step(tf.sub(upsampleTo(best, ph, pw, h, w, Infinity), cand))) as tf.Tensor4D;
+  return tf.sub(1, tf.step(tf.sub(upsampleTo(best, ph, pw, h, w, DROPPED_FILL), cand))) as tf.Tensor4D;
 }
 
 function applyHidden<T extends tf.Tensor>(z: T, a: HiddenActivation): T {
