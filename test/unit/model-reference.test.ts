@@ -14,7 +14,7 @@ import { Analyzer, METHODS } from '../../src/model/analyzer';
 import type { Method } from '../../src/model/analyzer';
 import { loadModel } from '../../src/model/load';
 import type { LoadedModel } from '../../src/model/load';
-import { FIXTURE_A, FIXTURE_B, fixtureHandler, makeFixture, mulberry32 } from '../fixtures/fixture-net/make';
+import { FIXTURE_A, FIXTURE_B, FIXTURE_C, fixtureHandler, makeFixture, mulberry32 } from '../fixtures/fixture-net/make';
 import type { Fixture, FixtureLayer, FixtureSpec } from '../fixtures/fixture-net/make';
 
 // ---------------------------------------------------------------- float64 reference
@@ -420,6 +420,7 @@ async function compareWithReference(fixture: Fixture, backend: string, cov: Cove
 const CASES: { spec: FixtureSpec; frames: number[] }[] = [
   { spec: FIXTURE_A, frames: [23, 29] },
   { spec: FIXTURE_B, frames: [31, 37] },
+  { spec: FIXTURE_C, frames: [FIXTURE_C.windowFrames] }, // Flatten: only the model's own window length
 ];
 
 describe.each(['cpu', 'wasm'])('analyzer vs float64 reference on %s', (backend) => {
