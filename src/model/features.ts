@@ -100,22 +100,113 @@ export class BatchedDeconv {
 
   /**
    * Deconvnet projections of `features` of tap `tap` for a batch-1 forward state: [features.length,
-   * frames, bins] on the input grid (frame-major per item, like the Analyzer's projection). The
-   * caller owns the result; one backward chain for all of them (split the list with batchFor()).
+   * frames, bins] on the input grid (frame-major per item, like the Analyzer's projection), as one
+   * Float32Array. One backward chain for all of them (split long lists with batchFor()). When the
+   * trunk starts with a 'same' conv on one input channel followed by a pool (the paper's net), the
+   * last stage (unpool 1 + transposed conv 1) runs as a sparse scatter in plain JS: every pooled cell
+   * adds its value times conv 1's kernel at its switch, which is ~10x cheaper than the dense tfjs ops
+   * on full-resolution [batch, bins, frames, channels] tensors (measured on wasm).
    */
-  project(state: ForwardState, tap: number, features: number[]): tf.Tensor3D {
+  async project(state: ForwardState, tap: number, features: number[]): Promise<Float32Array> {
     if (state.outs[0].shape[0] !== 1) throw new RangeError(`project: expected a forward state of batch 1, got ${state.outs[0].shape[0]}`);
     const t = this.graph.taps[tap];
     if (!t) throw new RangeError(`project: tap: expected 0..${this.graph.taps.length - 1}, got ${tap}`);
     for (const f of features) if (!Number.isInteger(f) || f < 0 || f >= t.channels) throw new RangeError(`project: feature: expected 0..${t.channels - 1}, got ${f}`);
-    this.ensureMasks(state, t.opIndex);
-    return tf.tidy(() => {
+    const fast = this.scatterStage();
+    const stopAt = fast && t.opIndex >= 1 ? 2 : 0; // ops below stopAt are done by the scatter
+    this.ensureMasks(state, t.opIndex, stopAt);
+    const g = tf.tidy(() => {
       const act = state.outs[t.opIndex];
       const onehot = tf.reshape(tf.oneHot(tf.tensor1d(features, 'int32'), t.channels), [features.length, 1, 1, t.channels]);
-      let g = tf.mul(act, onehot) as tf.Tensor4D;
-      for (let i = t.opIndex; i >= 0; i--) g = this.backStep(state, i, g);
-      return tf.transpose(tf.reshape(g, [features.length, this.graph.bins, state.frames]), [0, 2, 1]) as tf.Tensor3D;
+      let x = tf.mul(act, onehot) as tf.Tensor4D;
+      for (let i = t.opIndex; i >= stopAt; i--) x = this.backStep(state, i, x);
+      return stopAt === 0 ? tf.transpose(tf.reshape(x, [features.length, this.graph.bins, state.frames]), [0, 2, 1]) : x;
     });
+    try {
+      const data = (await g.data()) as Float32Array;
+      if (stopAt === 0) return data;
+      return await this.scatter(state, data, features.length);
+    } finally {
+      g.dispose();
+    }
+  }
+
+  /** Whether the last stage can run as a scatter: trunk = conv('same', 1 input channel), pool, ... */
+  private scatterStage(): boolean {
+    const [c, p] = this.graph.trunk;
+    return c?.kind === 'conv' && c.padding === 'same' && c.inChannels === 1 && p?.kind === 'pool';
+  }
+
+  private scatterCache = new WeakMap<ForwardState, Promise<{ switches: Uint8Array; kernel: Float32Array }>>();
+
+  /** Pool 1's switches (first maximum, row-major) and conv 1's kernel, read once per forward state. */
+  private scatterInputs(state: ForwardState): Promise<{ switches: Uint8Array; kernel: Float32Array }> {
+    let p = this.scatterCache.get(state);
+    if (!p) {
+      p = (async () => {
+        const pool = this.graph.trunk[1] as Extract<TrunkOp, { kind: 'pool' }>;
+        const x = (await (state.poolIns[1] as tf.Tensor4D).data()) as Float32Array;
+        const [, h, w, c] = (state.poolIns[1] as tf.Tensor4D).shape;
+        const [, ho, wo] = state.outs[1].shape;
+        const sw = new Uint8Array(ho * wo * c);
+        for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity;
+          let idx = 0;
+          for (let a = 0; a < pool.poolH; a++) for (let b = 0; b < pool.poolW; b++) {
+            const v = x[((i * pool.poolH + a) * w + j * pool.poolW + b) * c + ch];
+            if (v > best) { best = v; idx = a * pool.poolW + b; }
+          }
+          sw[(i * wo + j) * c + ch] = idx;
+        }
+        void h;
+        const kernel = (await this.kernel(this.graph.trunk[0].name).data()) as Float32Array;
+        return { switches: sw, kernel };
+      })();
+      this.scatterCache.set(state, p);
+    }
+    return p;
+  }
+
+  /** Unpool 1 + (rectify) + transposed conv 1 of `items` maps at pool 1's output, into frame-major maps. */
+  private async scatter(state: ForwardState, g: Float32Array, items: number): Promise<Float32Array> {
+    const { switches, kernel } = await this.scatterInputs(state);
+    const conv = this.graph.trunk[0] as Extract<TrunkOp, { kind: 'conv' }>;
+    const pool = this.graph.trunk[1] as Extract<TrunkOp, { kind: 'pool' }>;
+    const rectify = conv.activation.kind !== 'linear';
+    const [, ho, wo, c] = state.outs[1].shape;
+    const bins = this.graph.bins;
+    const frames = state.frames;
+    const { kernelH: kh, kernelW: kw } = conv;
+    const ph = (kh - 1) / 2;
+    const pw = (kw - 1) / 2;
+    const out = new Float32Array(items * frames * bins);
+    const cells = ho * wo * c;
+    for (let b = 0; b < items; b++) {
+      const base = b * frames * bins;
+      const gOff = b * cells;
+      for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) {
+        const cell = (i * wo + j) * c;
+        for (let ch = 0; ch < c; ch++) {
+          let v = g[gOff + cell + ch];
+          if (rectify ? v <= 0 : v === 0) continue;
+          if (!(v === v)) v = 0;
+          const s = switches[cell + ch];
+          const r = i * pool.poolH + Math.floor(s / pool.poolW);
+          const q = j * pool.poolW + (s % pool.poolW);
+          // Adjoint of y(p) = sum_d x(p + d - pad) W[d]: x(p + d - pad) += v W[d] (kernel [kh, kw, 1, c]).
+          for (let dr = 0; dr < kh; dr++) {
+            const row = r + dr - ph;
+            if (row < 0 || row >= bins) continue;
+            for (let dc = 0; dc < kw; dc++) {
+              const col = q + dc - pw;
+              if (col < 0 || col >= frames) continue;
+              out[base + col * bins + row] += v * kernel[(dr * kw + dc) * c + ch];
+            }
+          }
+        }
+      }
+    }
+    return out;
   }
 
   /** Largest batch of features whose biggest backward tensor stays under maxElements. */
@@ -137,8 +228,8 @@ export class BatchedDeconv {
     return Math.max(1, Math.floor(maxElements / biggest));
   }
 
-  private ensureMasks(state: ForwardState, upTo: number): void {
-    for (let i = 0; i <= upTo; i++) {
+  private ensureMasks(state: ForwardState, upTo: number, from = 0): void {
+    for (let i = from; i <= upTo; i++) {
       const op = this.graph.trunk[i];
       if (op.kind !== 'pool' || state.masks[i]) continue;
       state.masks[i] = firstMaxMask(state.poolIns[i] as tf.Tensor4D, state.outs[i], op.poolH, op.poolW);
