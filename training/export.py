@@ -178,12 +178,13 @@ def export(run, model_id, models_dir, fixtures_dir, data_dir, name=None, command
     manifest = {
         'format': 'auralscope-model@1',
         'id': model_id,
-        'name': name or 'Auralscope CNN, %d channels' % channels[0],
+        'name': name or 'Auralscope CNN, %s channels' % ('-'.join(str(c) for c in channels)
+                                                         if len(set(channels)) > 1 else str(channels[0])),
         'description': ('Choi (2016) topology: 5 x [3x3 conv, ReLU, 2x2 max-pool] on a linear STFT magnitude '
-                        '(log1p-scaled), global average pooling and a sigmoid per tag; %d channels per layer. '
+                        '(log1p-scaled), global average pooling and a sigmoid per tag; channels per layer %s. '
                         'Trained by training/train.py on %d random multi-instrument General MIDI clips of 4 s '
                         'rendered with fluidsynth and the FluidR3 GM soundfont; tested on clips rendered with '
-                        'TimGM6mb, a soundfont it never heard.' % (channels[0], metrics['train_clips'])),
+                        'TimGM6mb, a soundfont it never heard.' % (', '.join(str(c) for c in channels), metrics['train_clips'])),
         'frontEnd': {'sampleRateHz': frontend.SAMPLE_RATE_HZ, 'nFft': frontend.N_FFT,
                      'hopSamples': frontend.HOP_SAMPLES, 'window': 'hann', 'frequency': {'kind': 'stft'},
                      'scaling': {'kind': 'log1p', 'c': frontend.LOG1P_C}},

@@ -2,7 +2,7 @@
 rendered clips; early stopping on validation mean ROC-AUC.
 
     nice -n 10 /usr/bin/python3 training/train.py --data training/data --run training/runs/cnn24 \
-        --channels 24 --epochs 12
+        --channels 16 --epochs 8
 
 Writes <run>/best.pt (state dict with batch-norm, folded at export), <run>/metrics.json and
 <run>/train.log. Batch-norm is used in training only; export.py folds it into the conv weights so
@@ -30,18 +30,31 @@ import frontend  # noqa: E402
 N_LAYERS = 5
 
 
+def parse_channels(spec):
+    """Per-layer channel counts from 16, '16' (uniform) or '16-16-32-64-64' / a list (one per layer)."""
+    if isinstance(spec, (list, tuple)):
+        out = [int(c) for c in spec]
+    else:
+        out = [int(c) for c in str(spec).split('-')]
+    if len(out) == 1:
+        out = out * N_LAYERS
+    if len(out) != N_LAYERS or min(out) < 1:
+        raise ValueError('expected 1 or %d positive channel counts, got %r' % (N_LAYERS, spec))
+    return out
+
+
 class AuralNet(nn.Module):
     """The paper's topology; batch-norm after each conv during training (folded at export)."""
 
     def __init__(self, channels, n_tags, batch_norm=True):
         super().__init__()
-        self.channels = channels
+        self.channels = parse_channels(channels)
         self.convs = nn.ModuleList()
         self.bns = nn.ModuleList()
-        for i in range(N_LAYERS):
-            self.convs.append(nn.Conv2d(1 if i == 0 else channels, channels, 3, padding=1))
-            self.bns.append(nn.BatchNorm2d(channels) if batch_norm else nn.Identity())
-        self.dense = nn.Linear(channels, n_tags)
+        for i, c in enumerate(self.channels):
+            self.convs.append(nn.Conv2d(1 if i == 0 else self.channels[i - 1], c, 3, padding=1))
+            self.bns.append(nn.BatchNorm2d(c) if batch_norm else nn.Identity())
+        self.dense = nn.Linear(self.channels[-1], n_tags)
 
     def forward(self, x, taps=False):
         """x: [N, 1, bins, frames] scaled spectrogram -> logits [N, tags] (and pooled maps)."""
@@ -138,7 +151,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--data', default='training/data')
     ap.add_argument('--run', required=True)
-    ap.add_argument('--channels', type=int, default=24)
+    ap.add_argument('--channels', default='16', help="uniform ('16') or per layer ('16-16-32-64-64')")
     ap.add_argument('--epochs', type=int, default=12)
     ap.add_argument('--batch', type=int, default=32)
     ap.add_argument('--lr', type=float, default=2e-3)
@@ -161,13 +174,15 @@ def main():
     xtr, ytr = load_split(a.data, 'train', a.train_limit or None)
     xva, yva = load_split(a.data, 'val')
     xte, yte = load_split(a.data, 'test')
-    log(logf, 'train %s val %s test %s, channels %d, args %s' % (xtr.shape, xva.shape, xte.shape, a.channels, vars(a)))
+    log(logf, 'train %s val %s test %s, channels %s, args %s' % (xtr.shape, xva.shape, xte.shape, a.channels, vars(a)))
 
     model = AuralNet(a.channels, len(tags))
+    channels = model.channels
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     gen = torch.Generator().manual_seed(a.seed)
     steps_per_epoch = int(math.ceil(len(xtr) / a.batch))
-    eval_every = max(1, steps_per_epoch // a.evals_per_epoch)
+    # Evaluate at evenly spaced points of each epoch, the last one at the epoch's end.
+    eval_points = {int(round(k * steps_per_epoch / a.evals_per_epoch)) for k in range(1, a.evals_per_epoch + 1)}
     total_steps = steps_per_epoch * a.epochs
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=total_steps, pct_start=0.1)
     best = {'val_mean': -1.0}
@@ -199,7 +214,7 @@ def main():
                                                                      time.time() - t_start))
                 run_loss = 0.0
             over_time = a.max_minutes and (time.time() - t_start) > a.max_minutes * 60
-            if step % eval_every == 0 or bi == steps_per_epoch - 1 or over_time:
+            if (bi + 1) in eval_points or over_time:
                 pva = predict(model, xva)
                 va, va_mean = per_tag_auc(yva, pva, tags)
                 pte = predict(model, xte)
@@ -211,7 +226,7 @@ def main():
                 if va_mean > best['val_mean']:
                     best = {'val_mean': va_mean, 'val': va, 'test_mean': te_mean, 'test': te, 'step': step,
                             'epoch': round(step / steps_per_epoch, 2)}
-                    torch.save({'state_dict': model.state_dict(), 'channels': a.channels, 'tags': tags},
+                    torch.save({'state_dict': model.state_dict(), 'channels': channels, 'tags': tags},
                                os.path.join(a.run, 'best.pt'))
                     bad_evals = 0
                 else:
@@ -228,7 +243,7 @@ def main():
             break
     seconds = time.time() - t_start
     metrics = {
-        'tags': tags, 'channels': a.channels, 'best_step': best.get('step'), 'best_epoch': best.get('epoch'),
+        'tags': tags, 'channels': channels, 'best_step': best.get('step'), 'best_epoch': best.get('epoch'),
         'epochs_run': round(step / steps_per_epoch, 2), 'epochs_planned': a.epochs,
         'training_seconds': round(seconds, 1), 'seed': a.seed, 'batch': a.batch, 'lr': a.lr,
         'augment': not a.no_augment, 'train_clips': len(xtr), 'val_clips': len(xva), 'test_clips': len(xte),

@@ -2,7 +2,8 @@
 # One command for the bundled model: check tools, render data, train, evaluate, export.
 #   npm run train            full run (about 10,000 + 1,000 + 800 clips, then training)
 #   npm run train -- --tiny  smoke config (a few dozen clips, one epoch) into a temp folder
-# Environment overrides: CHANNELS (default 24), EPOCHS, MAX_MINUTES, OUT_MODELS, OUT_FIXTURES, DATA, RUNS.
+# Environment overrides: CHANNELS (default 16), EPOCHS (12), EVALS (per epoch, 2), THREADS (2),
+# MAX_MINUTES (0 = no limit), DATA, RUNS, OUT_MODELS, OUT_FIXTURES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,7 @@ command -v fluidsynth >/dev/null || fail "fluidsynth not found: install the Debi
 [ -f "$FLUID_SF" ] || fail "soundfont $FLUID_SF not found: install the Debian package fluid-soundfont-gm"
 [ -f "$TIM_SF" ] || fail "soundfont $TIM_SF not found: install the Debian package timgm6mb-soundfont"
 
-CHANNELS=${CHANNELS:-24}
+CHANNELS=${CHANNELS:-16}
 if [ "$TINY" = 1 ]; then
   WORK=${WORK:-$(mktemp -d -t auralscope-tiny-XXXXXX)}
   DATA=${DATA:-$WORK/data}; RUNS=${RUNS:-$WORK/runs}
@@ -38,7 +39,7 @@ else
   OUT_MODELS=${OUT_MODELS:-models}; OUT_FIXTURES=${OUT_FIXTURES:-test/fixtures/model-parity}
   N_TRAIN=10000; N_VAL=1000; N_TEST=800; CHUNK=40; JOBS=2
   EPOCHS=${EPOCHS:-12}; MODEL_ID=auralscope-cnn$CHANNELS
-  TRAIN_ARGS=(--batch 32 --threads 2 --evals-per-epoch 2 --max-minutes "${MAX_MINUTES:-0}")
+  TRAIN_ARGS=(--batch 32 --threads "${THREADS:-2}" --evals-per-epoch "${EVALS:-2}" --max-minutes "${MAX_MINUTES:-0}")
 fi
 RUN=$RUNS/cnn$CHANNELS
 echo "train.sh: data $DATA, run $RUN, model $OUT_MODELS/$MODEL_ID"

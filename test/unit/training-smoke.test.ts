@@ -65,3 +65,41 @@ describe('training smoke run (tiny config)', () => {
     model.dispose();
   }, 90_000);
 });
+
+describe('exporter refuses shapes the browser model cannot load', () => {
+  // [what, python statement that breaks a valid network, the refusal expected]
+  const cases: [string, string, RegExp][] = [
+    ['5x5 kernel', 'convs[1] = (np.zeros((8, 8, 5, 5), np.float32), np.zeros(8, np.float32))', /conv2: expected a 3x3 kernel, got shape \[8, 8, 5, 5\]/],
+    ['channel mismatch', 'convs[2] = (np.zeros((8, 6, 3, 3), np.float32), np.zeros(8, np.float32))', /conv3: expected 8 input channels, got 6/],
+    ['four layers', 'convs = convs[:4]', /expected 5 conv layers, got 4/],
+    ['too few labels', 'dw = dw[:12]', /tags: expected a dense kernel of \[13 labels, 8 channels\], got \[12, 8\]/],
+    ['non-finite weights', 'convs[0][0][0, 0, 0, 0] = np.nan', /conv1: weights are not all finite/],
+    ['too small an input', 'shape = [257, 16, 1]', /expected an input of at least 32x32 \(5 poolings\), got 257x16/],
+  ];
+  it.skipIf(reason !== null)('names what is wrong for each bad shape and accepts a valid one', () => {
+    // One python process for all cases (importing torch is slow).
+    const lines = [
+      'import sys; sys.path.insert(0, "training")',
+      'import numpy as np, export',
+      'def valid():',
+      '    return ([(np.zeros((8, 1 if i == 0 else 8, 3, 3), np.float32), np.zeros(8, np.float32)) for i in range(5)],',
+      '            np.zeros((13, 8), np.float32), np.zeros(13, np.float32), [257, 173, 1])',
+      'convs, dw, db, shape = valid()',
+      'export.check_shapes(convs, dw, db, 13, shape)',
+      'print("VALID OK")',
+    ];
+    for (const [, mutate] of cases) {
+      lines.push('convs, dw, db, shape = valid()', mutate, 'try:',
+        '    export.check_shapes(convs, dw, db, 13, shape); print("ACCEPTED")',
+        'except export.ExportError as e:', '    print("REFUSED", e)');
+    }
+    const r = spawnSync(PY, ['-c', lines.join('\n')], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const out = r.stdout.trim().split('\n');
+    expect(out[0]).toBe('VALID OK');
+    cases.forEach(([what, , message], i) => {
+      expect(out[i + 1], what).toMatch(/^REFUSED /);
+      expect(out[i + 1], what).toMatch(message);
+    });
+  }, 30_000);
+});
