@@ -121,7 +121,8 @@ export class App implements AuralscopeApi {
       onRestart: (reason) => this.warn(`Recovering: ${reason}; restarting it.`),
     });
     await this.engine.start();
-    await this.loadDefaultModel();
+    // The model loads (and the backend benchmark runs) while the spectrogram already plays.
+    void this.loadDefaultModel();
     this.info(`Audio at ${graph.context.sampleRate} Hz, analysis at ${this.config.analysisSampleRateHz} Hz, ${isolated ? 'shared-memory rings' : 'batched transfers'}.`);
     await this.setSource(initial).catch(() => undefined);
     this.contextState(graph.context.state);
@@ -177,8 +178,12 @@ export class App implements AuralscopeApi {
     this.el.message.textContent = '';
   }
 
+  /** Called after a source problem is shown (the booth switches to the demo piece). */
+  onSourceProblem: ((text: string, offerDemo: boolean) => void) | null = null;
+
   private sourceProblem(text: string, offerDemo: boolean): void {
     this.warn(text, offerDemo ? { label: 'Use the demo piece', run: () => void this.setSource({ kind: 'demo' }) } : undefined);
+    this.onSourceProblem?.(text, offerDemo);
   }
 
   private contextState(state: string): void {
@@ -486,6 +491,16 @@ export class App implements AuralscopeApi {
   /** The source set last (for the UI's pickers). */
   get currentSource(): SourceRequest {
     return this.lastSource;
+  }
+
+  /** Adds an info line to the on-screen log (the UI's controls report what they did). */
+  note(text: string): void {
+    this.info(text);
+  }
+
+  /** The views (for the UI's controls: colour map, freeze, feature tiles, frame interval). */
+  get view(): Stage | null {
+    return this.stage;
   }
 
   /** The audio graph (for the UI's file transport controls). */

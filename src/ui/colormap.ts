@@ -60,3 +60,69 @@ export function gridToRgba(data: Float32Array, frames: number, bins: number, lo:
     }
   }
 }
+
+/** 256 x RGBA bytes of a diverging map for signed values (blue, near-black at zero, orange-red), index 128 = 0. */
+export function divergingTable(): Uint8Array {
+  const hit = divergingCache;
+  if (hit) return hit;
+  // Dark centre on a dark page: zero reads as "nothing", both signs stand out by hue.
+  const anchors = ['#4fa3ff', '#2a5fa8', '#18233d', '#0b0b10', '#3d1e14', '#b3472a', '#ff9a4d'].map(hex);
+  const out = new Uint8Array(256 * 4);
+  for (let i = 0; i < 256; i++) {
+    const x = (i / 255) * (anchors.length - 1);
+    const k = Math.min(Math.floor(x), anchors.length - 2);
+    const f = x - k;
+    for (let c = 0; c < 3; c++) out[i * 4 + c] = Math.round(anchors[k][c] * (1 - f) + anchors[k + 1][c] * f);
+    out[i * 4 + 3] = 255;
+  }
+  divergingCache = out;
+  return out;
+}
+let divergingCache: Uint8Array | null = null;
+
+/** Row length in bytes rounded up to 4: WebGL's default UNPACK_ALIGNMENT for single-byte texels. */
+export function paddedWidth(width: number): number {
+  return (width + 3) & ~3;
+}
+
+/**
+ * Scales a row-major grid (rows x cols, row 0 = lowest frequency) to bytes in [0, 255] from
+ * [lo, hi], writing it upside down (highest row first) into `out` with row stride `stride`.
+ */
+export function gridToBytesFlipped(data: Float32Array, offset: number, rows: number, cols: number, lo: number, hi: number, out: Uint8Array, outOffset: number, stride: number): void {
+  const scale = 255 / Math.max(hi - lo, 1e-12);
+  for (let r = 0; r < rows; r++) {
+    const src = offset + r * cols;
+    const dst = outOffset + (rows - 1 - r) * stride;
+    for (let c = 0; c < cols; c++) {
+      const v = (data[src + c] - lo) * scale;
+      out[dst + c] = v < 0 ? 0 : v > 255 ? 255 : v + 0.5;
+    }
+  }
+}
+
+/**
+ * Scales a frame-major grid (frames x bins) to bytes from [lo, hi] as an image `frames` wide and
+ * `bins` high, highest bin on the top row, row stride `stride` bytes.
+ */
+export function framesToBytes(data: Float32Array, frames: number, bins: number, lo: number, hi: number, out: Uint8Array, stride: number): void {
+  const scale = 255 / Math.max(hi - lo, 1e-12);
+  for (let t = 0; t < frames; t++) {
+    const src = t * bins;
+    for (let k = 0; k < bins; k++) {
+      const v = (data[src + k] - lo) * scale;
+      out[(bins - 1 - k) * stride + t] = v < 0 ? 0 : v > 255 ? 255 : v + 0.5;
+    }
+  }
+}
+
+/** Minimum and maximum of data[from, to). */
+export function range(data: Float32Array, from = 0, to = data.length): { min: number; max: number } {
+  let min = Infinity, max = -Infinity;
+  for (let i = from; i < to; i++) {
+    const v = data[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
+}

@@ -1,10 +1,28 @@
 /** Page entry: builds the App, wires the controls, and publishes window.auralscope. */
 import { App } from './app';
 import type { AuralscopeApi, SourceKind } from '../shared/api';
+import { Controls, type TourState } from './controls';
+import { SHORTCUTS } from './keys';
+import type { Settings } from './settings';
+
+/** UI hooks for tests and the soak script (not part of the scripting API). */
+export interface AuralscopeUi {
+  /** Frame interval of the render loop (requestAnimationFrame deltas), ms. */
+  frameStats(): { medianMs: number; p95Ms: number; fps: number; frames: number };
+  /** GPU textures the views own (heatmaps and colour maps). */
+  textureCount(): number;
+  /** Centre of a feature tile in page pixels, or null when not drawn. */
+  tileCenter(feature: number): { x: number; y: number } | null;
+  tour(): TourState;
+  settings(): Settings;
+  /** Every shortcut's keys as the help overlay lists them. */
+  shortcuts(): string[];
+}
 
 declare global {
   interface Window {
     auralscope: AuralscopeApi;
+    auralscopeUi: AuralscopeUi;
   }
 }
 
@@ -101,28 +119,31 @@ setInterval(() => {
 }, 250);
 const monitorBox = $<HTMLInputElement>('monitor');
 monitorBox.addEventListener('change', () => app.setMonitor(monitorBox.checked));
-$<HTMLInputElement>('mix').addEventListener('input', (e) => app.setMix(Number((e.target as HTMLInputElement).value)));
-$<HTMLInputElement>('volume').addEventListener('input', (e) => app.setVolume(Number((e.target as HTMLInputElement).value)));
 sinkSel.addEventListener('change', () => void app.audio?.setSink(sinkSel.value).catch((err: unknown) => console.warn('output device', err)));
-const recordBtn = $<HTMLButtonElement>('record');
-recordBtn.addEventListener('click', () => {
-  recordBtn.disabled = true;
-  recordBtn.textContent = 'Recording…';
-  void app.recordOutput(10).then((wav) => {
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(new Blob([wav as BlobPart], { type: 'audio/wav' }));
-    a.download = `auralscope-${new Date().toISOString().replace(/[:.]/g, '-')}-output.wav`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-  }).finally(() => {
-    recordBtn.disabled = false;
-    recordBtn.textContent = 'Record';
-  });
-});
-
 const params = new URLSearchParams(location.search);
-const initial = (params.get('source') ?? 'demo') as SourceKind;
+const booth = params.has('booth');
+const tourParam = Number(params.get('tour'));
+const controls = new Controls(app, {
+  model: $('model'), backend: $('backend'), layer: $('layer'), feature: $('feature'), method: $('method'),
+  colormap: $('colormap'), solo: $('solo'), soloMode: $('solo-mode'), rectify: $('rectify'), latencyMode: $('latency-mode'),
+  mix: $('mix'), volume: $('volume'), freeze: $('freeze'), fullscreen: $('fullscreen'), helpButton: $('help-button'),
+  reset: $('reset'), record: $('record'), play: $('play'), statusUi: $('status-ui'), help: $('help'), helpList: $('help-list'),
+  caption: $('caption'), boothLog: $('booth-log'),
+}, booth, params.has('tour') && tourParam >= 2 ? tourParam : null);
+$('help-close').addEventListener('click', () => $('help-button').click());
+$('record').addEventListener('click', () => controls.record());
+window.auralscopeUi = {
+  frameStats: () => app.view?.frameStats() ?? { medianMs: 0, p95Ms: 0, fps: 0, frames: 0 },
+  textureCount: () => app.view?.textureCount ?? 0,
+  tileCenter: (k) => app.view?.tileCenter(k) ?? null,
+  tour: () => controls.tourState(),
+  settings: () => ({ ...controls.settings }),
+  shortcuts: () => SHORTCUTS.map((s) => s.keys),
+};
+
+const initial = (params.get('source') ?? (booth ? 'demo' : controls.settings.source)) as SourceKind;
 void app.boot({ kind: ['mic', 'file', 'demo'].includes(initial) ? initial : 'demo' }).then(() => {
+  controls.start();
   showControlsFor(app.status().source === 'none' ? initial : app.status().source as SourceKind);
   void fillDevices();
 }, (err: unknown) => {
