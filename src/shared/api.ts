@@ -280,14 +280,17 @@ export interface EngineStats {
 
 /** The worker's control API (comlink). */
 export interface EngineApi {
-  /** Sets up resamplers, STFT and the transport; starts draining. Call once. */
-  init(config: EngineConfig, transport: EngineTransport): Promise<EngineInfo>;
+  /**
+   * Sets up resamplers, STFT and the transport; starts draining. Call once. `analysisPort` reaches
+   * the analysis worker (the CNN runs there, so it never delays the audio path).
+   */
+  init(config: EngineConfig, transport: EngineTransport, analysisPort: MessagePort): Promise<EngineInfo>;
   stats(): EngineStats;
   /** Loads and validates a model folder by URL; warms it up. The previous model runs until the new one is ready. */
   loadModel(baseUrl: string, backend: BackendName): Promise<ModelInfo>;
   setBackend(name: BackendName): Promise<string>;
-  /** Throws a RangeError, changing nothing, when out of range. */
-  select(sel: SelectionRequest): void;
+  /** Rejects with a RangeError, changing nothing, when out of range. */
+  select(sel: SelectionRequest): Promise<void>;
   setSolo(on: boolean): void;
   setSoloMode(mode: SoloMode): void;
   setRectify(on: boolean): void;

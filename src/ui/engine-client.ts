@@ -4,6 +4,7 @@
  */
 import { wrap, releaseProxy, transfer, type Remote } from 'comlink';
 import EngineWorker from '../worker/engine.worker.ts?worker';
+import AnalysisWorker from '../worker/analysis.worker.ts?worker';
 import type { BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
 import { createMailbox, MailboxReader, unpackFrame, type EngineFrame } from '../shared/frame';
 import { Slot } from '../shared/layout';
@@ -33,6 +34,7 @@ interface Replay {
 export class EngineClient {
   private readonly replay: Replay = { modelUrl: null, backend: 'auto', selection: null, solo: false, soloMode: 'solo', rectify: false, latencyMode: 'exact' };
   private worker: Worker | null = null;
+  private analysisWorker: Worker | null = null;
   private api: Remote<EngineApi> | null = null;
   private mailbox: SharedArrayBuffer | null = null;
   private reader: MailboxReader | null = null;
@@ -42,6 +44,8 @@ export class EngineClient {
   private lastHopCount = -1;
   private lastHopChangeMs = 0;
   private restarting = false;
+  /** Calls in flight that may block the worker (the watchdog waits for them). */
+  private busy = 0;
   private disposed = false;
   info: EngineInfo | null = null;
   generation = 0;
@@ -63,11 +67,21 @@ export class EngineClient {
       e.preventDefault();
       void this.restart(`the analysis worker crashed (${e.message || 'error'})`);
     });
+    // The CNN runs in a second worker that the signal worker talks to directly, so the model's
+    // compute never delays the audio path.
+    const analysisWorker = new AnalysisWorker();
+    this.analysisWorker = analysisWorker;
+    analysisWorker.addEventListener('error', (e) => {
+      e.preventDefault();
+      void this.restart(`the model worker crashed (${e.message || 'error'})`);
+    });
+    const link = new MessageChannel();
+    analysisWorker.postMessage({ type: 'connect', port: link.port2 }, [link.port2]);
     const api = wrap<EngineApi>(worker);
     this.api = api;
     let info: EngineInfo;
     if (this.graph.shared && this.mailbox) {
-      info = await api.init(this.config, { kind: 'shared', ...this.graph.shared, mailbox: this.mailbox });
+      info = await api.init(this.config, { kind: 'shared', ...this.graph.shared, mailbox: this.mailbox }, transfer(link.port1, [link.port1]));
     } else {
       const audio = new MessageChannel();
       const frames = new MessageChannel();
@@ -76,7 +90,7 @@ export class EngineClient {
         this.transferSeq++;
       };
       this.graph.connectAudioPort(audio.port1);
-      info = await api.init(this.config, transfer({ kind: 'transfer', audioPort: audio.port2, framePort: frames.port2 }, [audio.port2, frames.port2]));
+      info = await api.init(this.config, { kind: 'transfer', audioPort: audio.port2, framePort: frames.port2 }, transfer(link.port1, [audio.port2, frames.port2, link.port1]));
     }
     this.info = info;
     this.lastHopChangeMs = performance.now();
@@ -89,7 +103,8 @@ export class EngineClient {
   private async applyReplay(api: Remote<EngineApi>): Promise<void> {
     const r = this.replay;
     if (r.modelUrl) {
-      await api.loadModel(r.modelUrl, r.backend);
+      const url = r.modelUrl;
+      await this.whileBusy(() => api.loadModel(url, r.backend));
       if (r.selection) await api.select(r.selection);
     }
     await api.setSoloMode(r.soloMode);
@@ -103,16 +118,27 @@ export class EngineClient {
     return this.api;
   }
 
+  /** Runs a call that may keep the worker busy for seconds (model load, backend benchmark): no watchdog meanwhile. */
+  private async whileBusy<T>(call: () => Promise<T>): Promise<T> {
+    this.busy++;
+    try {
+      return await call();
+    } finally {
+      this.busy--;
+      this.lastHopChangeMs = performance.now();
+    }
+  }
+
   /** Loads a model folder; remembered for restarts only once it loaded. */
   async loadModel(baseUrl: string): Promise<ModelInfo> {
-    const info = await this.remote.loadModel(baseUrl, this.replay.backend);
+    const info = await this.whileBusy(() => this.remote.loadModel(baseUrl, this.replay.backend));
     this.replay.modelUrl = baseUrl;
     this.replay.selection = null;
     return info;
   }
 
   async setBackend(name: BackendName): Promise<string> {
-    const used = await this.remote.setBackend(name);
+    const used = await this.whileBusy(() => this.remote.setBackend(name));
     this.replay.backend = name;
     return used;
   }
@@ -146,6 +172,8 @@ export class EngineClient {
     if (this.api) this.api[releaseProxy]();
     this.worker?.terminate();
     this.worker = null;
+    this.analysisWorker?.terminate();
+    this.analysisWorker = null;
     this.api = null;
   }
 
@@ -179,7 +207,7 @@ export class EngineClient {
     if (hops !== this.lastHopCount) {
       this.lastHopCount = hops;
       this.lastHopChangeMs = now;
-    } else if (audioRunning && now - this.lastHopChangeMs > WATCHDOG_MS) {
+    } else if (audioRunning && this.busy === 0 && now - this.lastHopChangeMs > WATCHDOG_MS) {
       void this.restart('the analysis worker stopped responding');
       return this.lastStats;
     }

@@ -8,15 +8,15 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { Analyzer, disposeAnalysis, type AnalysisTensors, type Selection } from '../model/analyzer';
 import { chooseBackend, forceBackend } from '../model/backend';
-import { minWindowFrames, tapGeometry, totalTimeStrideFrames, windowStart } from '../model/graph';
+import { minWindowFrames, tapGeometry, totalTimeStrideFrames } from '../model/graph';
 import { inputTensor, scaleMagnitudes } from '../model/input';
 import { loadModelFromUrl, type LoadedModel } from '../model/load';
 import { METHOD_NAMES, type BackendName, type ModelInfo, type SelectionRequest } from '../shared/api';
 import type { AnalysisFrame } from '../shared/frame';
-import type { FrameHistory } from './pipeline';
+import { transfer } from 'comlink';
 
 /** Backends tried by 'auto', fastest first in the common case. */
-const AUTO_ORDER = ['webgpu', 'wasm', 'webgl', 'cpu'];
+const AUTO_ORDER = ['webgpu', 'webgl', 'wasm', 'cpu'];
 /** Total time the start-up benchmark may spend, ms. */
 const BENCH_CAP_MS = 3000;
 
@@ -43,6 +43,21 @@ async function webgpuAdapter(): Promise<true | string> {
     return 'software adapter (SwiftShader): slower than wasm';
   }
   return true;
+}
+
+/** Is WebGL2 here a hardware renderer (true), or software / absent (a reason string)? */
+function webglRenderer(): true | string {
+  try {
+    const gl = new OffscreenCanvas(1, 1).getContext('webgl2');
+    if (!gl) return 'no WebGL2 in this worker';
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = ext ? String(gl.getParameter(ext.UNMASKED_RENDERER_WEBGL)) : String(gl.getParameter(gl.RENDERER));
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    if (/swiftshader|llvmpipe|softpipe|software/i.test(renderer)) return `software renderer (${renderer}): slower than wasm`;
+    return true;
+  } catch (e) {
+    return `WebGL2 failed: ${String(e)}`;
+  }
 }
 
 /** Builds the ModelInfo the UI shows from a loaded model. */
@@ -73,21 +88,10 @@ export function modelInfo(model: LoadedModel): ModelInfo {
   };
 }
 
-/** The projection of one analysed window: frame-major [frames, bins], starting at an absolute frame. */
-export interface WindowMask {
-  startFrame: number;
-  frames: number;
-  bins: number;
-  projection: Float32Array;
-}
-
 /** A loaded model with its analyzer and the current selection. */
 export class AnalysisStage {
   readonly info: ModelInfo;
   private selection: Selection;
-  private scratch = new Float32Array(0);
-  /** The newest projection read back (the solo's mask source). */
-  mask: WindowMask | null = null;
 
   private constructor(private readonly model: LoadedModel, private readonly analyzer: Analyzer) {
     this.info = modelInfo(model);
@@ -114,19 +118,11 @@ export class AnalysisStage {
     this.selection = next;
   }
 
-  /** Analyses the window ending at the newest frame; null while fewer than W frames exist. */
-  async analyse(history: FrameHistory): Promise<{ frame: AnalysisFrame; computeMs: number; readbackMs: number } | null> {
-    const n = history.total;
-    const W = this.info.windowFrames;
-    if (n < W) return null;
-    const start = windowStart(n, W, this.info.strideFrames);
-    const frames = n - start;
-    const bins = history.bins;
-    if (this.scratch.length !== frames * bins) this.scratch = new Float32Array(frames * bins);
-    history.range('mag', start, frames, this.scratch);
+  /** Analyses one window of magnitudes (frames x bins, frame-major) starting at absolute frame `start`. */
+  async analyse(mag: Float32Array, start: number, frames: number, bins: number): Promise<{ frame: AnalysisFrame; computeMs: number; readbackMs: number }> {
     const sel = this.selection;
     const t0 = performance.now();
-    const input = inputTensor(scaleMagnitudes(this.scratch, this.model.manifest.frontEnd.scaling), frames, bins);
+    const input = inputTensor(scaleMagnitudes(mag, this.model.manifest.frontEnd.scaling), frames, bins);
     let t: AnalysisTensors;
     try {
       t = this.analyzer.analyseTensors(input, sel);
@@ -139,8 +135,6 @@ export class AnalysisStage {
       const [thumbnails, featureMap, projection, predictions, label] = await Promise.all([
         t.thumbnails.data(), t.featureMap.data(), t.projection.data(), t.predictions.data(), t.labelUsed.data(),
       ]);
-      const mask: WindowMask = { startFrame: start, frames, bins, projection: projection as Float32Array };
-      this.mask = mask;
       const frame: AnalysisFrame = {
         layer: sel.layer,
         feature: sel.feature,
@@ -155,7 +149,7 @@ export class AnalysisStage {
         mapHeight: t.featureMap.shape[0],
         mapWidth: t.featureMap.shape[1],
         map: featureMap as Float32Array,
-        projection: mask.projection,
+        projection: projection as Float32Array,
         predictions: predictions as Float32Array,
       };
       return { frame, computeMs: t1 - t0, readbackMs: performance.now() - t1 };
@@ -193,14 +187,93 @@ export async function pickBackend(name: BackendName, pageUrl: string, bench: () 
     const forced = await forceBackend(name);
     return { name: forced.name, reason: `${forced.name}: chosen by the user` };
   }
+  // Software GPU backends (headless SwiftShader) are skipped up front: their first-run shader
+  // compilation alone takes seconds, and they lose to wasm (measured: webgl 193 ms, webgpu 1.5 s,
+  // wasm 8.7 ms for the paper's net on this kind of machine).
+  const notTried: string[] = [];
   const gpu = await webgpuAdapter().catch((e: unknown) => `WebGPU failed: ${String(e)}`);
-  const candidates = AUTO_ORDER.filter((b) => b !== 'webgpu' || gpu === true);
+  if (gpu !== true) notTried.push(`webgpu (${gpu})`);
+  const gl = webglRenderer();
+  if (gl !== true) notTried.push(`webgl (${gl})`);
+  // cpu (plain JS) only stands in where wasm cannot start: timing it would block the worker for
+  // seconds, and it never beats wasm.
+  notTried.push('cpu (only used when wasm is unavailable)');
+  const candidates = AUTO_ORDER.filter((b) => (b !== 'webgpu' || gpu === true) && (b !== 'webgl' || gl === true) && b !== 'cpu');
   const choice = await chooseBackend(candidates, async () => {
     await bench();
-    const a = await bench();
-    const b = await bench();
-    return Math.min(a, b);
-  }, BENCH_CAP_MS);
-  const reason = gpu === true ? choice.reason : `${choice.reason}; webgpu not tried: ${gpu}`;
+    return bench();
+  }, BENCH_CAP_MS).catch(async (e: unknown) => {
+    const cpu = await forceBackend('cpu');
+    return { ...cpu, reason: `cpu: no faster backend could start (${e instanceof Error ? e.message : String(e)})` };
+  });
+  const reason = notTried.length ? `${choice.reason}; not tried: ${notTried.join(', ')}` : choice.reason;
   return { name: choice.name, reason };
+}
+
+/** What one analysis returns across the worker boundary. */
+export interface AnalysisReply {
+  frame: AnalysisFrame;
+  computeMs: number;
+  readbackMs: number;
+  tensors: number;
+}
+
+/**
+ * The analysis worker's service (exposed with comlink on a port the signal worker holds): the CNN
+ * runs here so that its tens of milliseconds of synchronous wasm never delay the audio path.
+ */
+export class AnalysisService {
+  private stage: AnalysisStage | null = null;
+  private backend = { name: 'none', reason: 'no model loaded yet' };
+  private backendChosen = false;
+
+  /** Loads a model; the previous one runs until the new one is ready. Returns its info and the backend. */
+  async load(baseUrl: string, pageUrl: string, backend: BackendName): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
+    if (!this.backendChosen) {
+      // Load on wasm (fast and everywhere), then let the benchmark pick with the real model.
+      this.backend = await pickBackend('wasm', pageUrl, async () => 0).catch(() => pickBackend('cpu', pageUrl, async () => 0));
+    }
+    const next = await AnalysisStage.load(baseUrl, pageUrl);
+    if (!this.backendChosen) {
+      try {
+        this.backend = await pickBackend(backend, pageUrl, () => next.benchOnce());
+        this.backendChosen = true;
+      } catch (e) {
+        next.dispose();
+        throw e;
+      }
+    }
+    const old = this.stage;
+    this.stage = next;
+    old?.dispose();
+    return { info: next.info, backend: this.backend };
+  }
+
+  async setBackend(name: BackendName, pageUrl: string): Promise<{ name: string; reason: string }> {
+    const stage = this.stage;
+    this.backend = await pickBackend(name, pageUrl, stage ? () => stage.benchOnce() : async () => 0);
+    this.backendChosen = true;
+    return this.backend;
+  }
+
+  /** Throws a RangeError (changing nothing) when the selection does not fit. */
+  select(sel: SelectionRequest): SelectionRequest {
+    if (!this.stage) throw new Error('select: no model is loaded yet');
+    this.stage.select(sel);
+    return this.stage.selectionRequest;
+  }
+
+  async analyse(mag: Float32Array, start: number, frames: number, bins: number): Promise<AnalysisReply> {
+    if (!this.stage) throw new Error('analyse: no model is loaded yet');
+    const r = await this.stage.analyse(mag, start, frames, bins);
+    const f = r.frame;
+    const reply: AnalysisReply = { ...r, tensors: tf.memory().numTensors };
+    return transfer(reply, [f.thumbnails.buffer, f.map.buffer, f.projection.buffer, f.predictions.buffer] as ArrayBuffer[]);
+  }
+
+  /** Frees the model; the worker can then be terminated. */
+  dispose(): void {
+    this.stage?.dispose();
+    this.stage = null;
+  }
 }

@@ -6,8 +6,9 @@
  */
 import { RingBuffer } from 'ringbuf.js';
 import { LivePipeline } from './pipeline';
-import * as tf from '@tensorflow/tfjs';
-import { AnalysisStage, pickBackend } from './analysis';
+import { transfer, wrap, type Remote } from 'comlink';
+import type { AnalysisService } from './analysis';
+import { windowStart } from '../model/graph';
 import type { BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, EngineTransport, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
 import { BATCH_POOL_SIZE, BATCH_SAMPLES, RING_CAPACITY_SAMPLES, Slot, statsViews, type StatsViews } from '../shared/layout';
 import { MailboxWriter, packFrame, packedLength, type AnalysisFrame, type EngineFrame } from '../shared/frame';
@@ -214,12 +215,14 @@ export class Engine implements EngineApi {
   private pipeline: LivePipeline | null = null;
   private io: Io | null = null;
   private running = false;
-  private stage: AnalysisStage | null = null;
-  private modelUrl: string | null = null;
+  private analysis: Remote<AnalysisService> | null = null;
+  private model: ModelInfo | null = null;
+  private selection: SelectionRequest | null = null;
   private backend = { name: 'none', reason: 'no model loaded yet' };
-  private backendChosen = false;
   private analysing = false;
+  private nextAnalysisAtMs = 0;
   private notice = '';
+  private tensors = 0;
   private readonly hopTime = new Timing();
   private readonly signalTime = new Timing();
   private readonly analysisTime = new Timing();
@@ -231,11 +234,12 @@ export class Engine implements EngineApi {
   private spectroScratch = new Float32Array(0);
   private solo = { on: false, mode: 'solo' as SoloMode, rectify: false, latencyMode: 'exact' as LatencyMode };
 
-  async init(config: EngineConfig, transport: EngineTransport): Promise<EngineInfo> {
+  async init(config: EngineConfig, transport: EngineTransport, analysisPort: MessagePort): Promise<EngineInfo> {
     if (this.pipeline) throw new Error('engine: init called twice; create a new worker instead');
     this.config = config;
     this.pipeline = await LivePipeline.create(config);
     this.io = transport.kind === 'shared' ? new SharedIo(transport) : new TransferIo(transport);
+    this.analysis = wrap<AnalysisService>(analysisPort);
     this.spectroScratch = new Float32Array(config.historyFrames * this.pipeline.history.bins);
     this.running = true;
     void this.loop();
@@ -272,27 +276,43 @@ export class Engine implements EngineApi {
       this.droppedHops += groups;
       return;
     }
+    // Duty-cycle guard: a new analysis starts no sooner than 1.5 x the last one's duration after
+    // that one started, so on a small CPU the model never takes all the time the audio path needs.
+    const now = performance.now();
+    if (now < this.nextAnalysisAtMs) {
+      this.droppedHops += groups;
+      return;
+    }
     this.droppedHops += groups - 1;
     const signalMs = this.signalMsSincePublish;
     this.signalMsSincePublish = 0;
     this.signalTime.push(signalMs);
-    const stage = this.stage;
-    if (!stage) {
+    const model = this.model;
+    const analysis = this.analysis;
+    const n = pipeline.history.total;
+    if (!model || !analysis || n < model.windowFrames) {
       this.publish(io, pipeline, null);
       this.hopTime.push(signalMs);
       return;
     }
+    // The window [S, n) with the pooling grid anchored to absolute time (DESIGN.md §3).
+    const start = windowStart(n, model.windowFrames, model.strideFrames);
+    const frames = n - start;
+    const bins = pipeline.history.bins;
+    const mag = new Float32Array(frames * bins);
+    pipeline.history.range('mag', start, frames, mag);
     this.analysing = true;
-    stage.analyse(pipeline.history).then((r) => {
-      if (this.stage !== stage || !this.running) return;
-      this.publish(io, pipeline, r?.frame ?? null);
-      if (r) {
-        this.analysisTime.push(r.computeMs);
-        this.readbackTime.push(r.readbackMs);
-        this.hopTime.push(signalMs + r.computeMs + r.readbackMs);
-      }
+    const t1 = performance.now();
+    analysis.analyse(transfer(mag, [mag.buffer]), start, frames, bins).then((r) => {
+      if (!this.running || this.model !== model) return;
+      this.publish(io, pipeline, r.frame);
+      this.tensors = r.tensors;
+      this.analysisTime.push(r.computeMs);
+      this.readbackTime.push(r.readbackMs);
+      this.hopTime.push(signalMs + (performance.now() - t1));
     }, (err: unknown) => this.analysisFailed(err)).finally(() => {
       this.analysing = false;
+      this.nextAnalysisAtMs = t1 + 1.5 * (performance.now() - t1);
     });
   }
 
@@ -317,58 +337,49 @@ export class Engine implements EngineApi {
   private analysisFailed(err: unknown): void {
     const failed = this.backend.name;
     const why = err instanceof Error ? err.message : String(err);
-    this.notice = `Analysis failed on the ${failed} backend (${why}); switching to wasm and reloading the model.`;
     const url = this.modelUrl;
-    const old = this.stage;
-    this.stage = null;
+    const model = this.model;
+    this.model = null;
+    this.notice = `Analysis failed on the ${failed} backend (${why}); switching to ${failed === 'wasm' ? 'cpu' : 'wasm'} and reloading the model.`;
     void (async () => {
-      try {
-        old?.dispose();
-      } catch {
-        // its tensors may be gone with the device
+      const analysis = this.requireAnalysis();
+      this.backend = await analysis.setBackend(failed === 'wasm' ? 'cpu' : 'wasm', this.requireConfig().pageUrl);
+      this.backend = { ...this.backend, reason: `${this.backend.name}: fallback after ${failed} failed (${why})` };
+      if (url) {
+        const r = await analysis.load(url, this.requireConfig().pageUrl, this.backend.name as BackendName);
+        this.model = r.info;
+        if (this.selection) this.selection = await analysis.select(this.selection);
+      } else {
+        this.model = model;
       }
-      this.backend = await pickBackend(failed === 'wasm' ? 'cpu' : 'wasm', this.config!.pageUrl, async () => 0);
-      this.backend.reason = `${this.backend.name}: fallback after ${failed} failed (${why})`;
-      if (url) this.stage = await AnalysisStage.load(url, this.config!.pageUrl);
     })().catch((e: unknown) => {
       this.notice = `The model could not be reloaded after a backend failure: ${e instanceof Error ? e.message : String(e)}`;
     });
   }
 
+  private modelUrl: string | null = null;
+
   async loadModel(baseUrl: string, backend: BackendName): Promise<ModelInfo> {
-    const pageUrl = this.requireConfig().pageUrl;
-    if (!this.backendChosen) {
-      // Load on wasm (fast and everywhere), then let the benchmark pick with the real model.
-      this.backend = await pickBackend('wasm', pageUrl, async () => 0).catch(() => pickBackend('cpu', pageUrl, async () => 0));
-    }
-    const next = await AnalysisStage.load(baseUrl, pageUrl);
-    if (!this.backendChosen) {
-      try {
-        this.backend = await pickBackend(backend, pageUrl, () => next.benchOnce());
-        this.backendChosen = true;
-      } catch (e) {
-        next.dispose();
-        throw e;
-      }
-    }
-    const old = this.stage;
-    this.stage = next;
+    const r = await this.requireAnalysis().load(baseUrl, this.requireConfig().pageUrl, backend);
+    this.backend = r.backend;
+    this.model = r.info;
     this.modelUrl = baseUrl;
-    old?.dispose();
-    return next.info;
+    this.selection = await this.requireAnalysis().select({ layer: Math.min(1, r.info.layers.length - 1), feature: 0, method: 'deconvnet' });
+    return r.info;
   }
 
   async setBackend(name: BackendName): Promise<string> {
-    const pageUrl = this.requireConfig().pageUrl;
-    const stage = this.stage;
-    this.backend = await pickBackend(name, pageUrl, stage ? () => stage.benchOnce() : async () => 0);
-    this.backendChosen = true;
+    this.backend = await this.requireAnalysis().setBackend(name, this.requireConfig().pageUrl);
     return this.backend.name;
   }
 
-  select(sel: SelectionRequest): void {
-    if (!this.stage) throw new Error('select: no model is loaded yet');
-    this.stage.select(sel);
+  private requireAnalysis(): Remote<AnalysisService> {
+    if (!this.analysis) throw new Error('engine: call init first');
+    return this.analysis;
+  }
+
+  async select(sel: SelectionRequest): Promise<void> {
+    this.selection = await this.requireAnalysis().select(sel);
   }
 
   setSolo(on: boolean): void {
@@ -406,13 +417,13 @@ export class Engine implements EngineApi {
       backend: this.backend.name,
       backendReason: this.backend.reason,
       stagesMs: { signal: this.signalTime.stats.median, analysis: this.analysisTime.stats.median, readback: this.readbackTime.stats.median },
-      model: this.stage?.info ?? null,
-      selection: this.stage?.selectionRequest ?? null,
+      model: this.model,
+      selection: this.selection,
       solo: { ...this.solo },
       wetDelaySamples: this.pipeline?.processingLatencySamples ?? 0,
       soloLatencyMs: [],
       notice: this.notice,
-      tensors: tf.memory().numTensors,
+      tensors: this.tensors,
     };
   }
 
@@ -420,8 +431,8 @@ export class Engine implements EngineApi {
     this.running = false;
     this.io?.dispose();
     this.pipeline?.dispose();
-    this.stage?.dispose();
-    this.stage = null;
+    void this.analysis?.dispose();
+    this.analysis = null;
     this.io = null;
     this.pipeline = null;
   }
