@@ -13,6 +13,8 @@ export interface AuralscopeUi {
   textureCount(): number;
   /** Centre of a feature tile in page pixels, or null when not drawn. */
   tileCenter(feature: number): { x: number; y: number } | null;
+  /** Each view's rectangle in page pixels (spectrogram, grid, map, deconv, mask, predictions). */
+  viewRects(): Record<string, { x: number; y: number; w: number; h: number }> | null;
   tour(): TourState;
   settings(): Settings;
   /** Every shortcut's keys as the help overlay lists them. */
@@ -136,6 +138,7 @@ window.auralscopeUi = {
   frameStats: () => app.view?.frameStats() ?? { medianMs: 0, p95Ms: 0, fps: 0, frames: 0 },
   textureCount: () => app.view?.textureCount ?? 0,
   tileCenter: (k) => app.view?.tileCenter(k) ?? null,
+  viewRects: () => app.view?.viewRects() ?? null,
   tour: () => controls.tourState(),
   settings: () => ({ ...controls.settings }),
   shortcuts: () => SHORTCUTS.map((s) => s.keys),

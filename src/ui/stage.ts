@@ -215,6 +215,15 @@ export class Stage {
     return { x: box.left + t.x + t.w / 2, y: box.top + t.y + t.h / 2 };
   }
 
+  /** Each view's rectangle in page (CSS) pixels (for screenshots in tests). */
+  viewRects(): Record<string, Rect> | null {
+    if (!this.app || !this.views) return null;
+    const box = this.app.canvas.getBoundingClientRect();
+    const out: Record<string, Rect> = {};
+    for (const [name, r] of Object.entries(this.regions())) out[name] = { x: box.left + r.x, y: box.top + r.y, w: r.w, h: r.h };
+    return out;
+  }
+
   /** Frame interval of the render loop (requestAnimationFrame deltas through pixi's ticker). */
   frameStats(): { medianMs: number; p95Ms: number; fps: number; frames: number } {
     return this.meter.stats();
