@@ -9,14 +9,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { StreamResampler } from '../dsp/resample';
-import { stft } from '../dsp/stft';
-import { decodeWav } from '../dsp/wav';
 import { Analyzer, METHODS } from '../model/analyzer';
 import type { Method, Selection } from '../model/analyzer';
 import { axisField, tapGeometry, totalTimeStrideFrames, windowStart } from '../model/graph';
 import { inputTensor, scaleMagnitudes } from '../model/input';
 import { loadModelFromDir } from '../model/node-io';
+import { magnitudeFrames, readAnalysisSignal } from './audio-input';
 
 /** Help text of the explain command. */
 export const EXPLAIN_USAGE = `usage: npm run cli -- explain <audio.wav> --layer L --feature k --method deconvnet|saliency|guided|gradcam
@@ -163,22 +161,6 @@ function rows(frameMajor: Float32Array, frames: number, bins: number): number[][
   return Array.from({ length: frames }, (_, t) => Array.from(frameMajor.subarray(t * bins, (t + 1) * bins)));
 }
 
-/** Resamples a whole mono signal, flushing the converter's held-back tail with silence. */
-async function resampleWhole(x: Float32Array, inRateHz: number, outRateHz: number): Promise<Float32Array> {
-  const r = await StreamResampler.create(inRateHz, outRateHz);
-  try {
-    const head = r.process(x);
-    const tail = r.process(new Float32Array(Math.ceil(inRateHz * 0.1)));
-    const want = Math.round((x.length * outRateHz) / inRateHz);
-    const out = new Float32Array(want);
-    out.set(head.subarray(0, want));
-    if (head.length < want) out.set(tail.subarray(0, want - head.length), head.length);
-    return out;
-  } finally {
-    r.dispose();
-  }
-}
-
 /** Runs the analysis and writes out.json; returns what it wrote. `log` gets progress lines. */
 export async function explain(opts: ExplainOptions, log: (line: string) => void = () => {}): Promise<ExplainOutput> {
   if (!(await tf.setBackend(opts.backend))) throw new Error(`backend '${opts.backend}': expected it to start, got unavailable`);
@@ -200,17 +182,9 @@ export async function explain(opts: ExplainOptions, log: (line: string) => void 
     const sel: Selection = { layer: opts.layer - 1, feature: opts.feature, method: opts.method, label: labelIndex };
     analyzer.checkSelection(sel);
 
-    const wav = decodeWav(new Uint8Array(readFileSync(opts.wavPath)));
-    const n = wav.channels[0]?.length ?? 0;
-    const mono = new Float32Array(n);
-    for (const ch of wav.channels) for (let i = 0; i < n; i++) mono[i] += ch[i] / wav.channels.length;
-    const rateHz = Math.round(fe.sampleRateHz);
-    const signal = wav.sampleRateHz === rateHz ? mono : await resampleWhole(mono, wav.sampleRateHz, rateHz);
-    const spec = stft(signal, { nFft: fe.nFft, hopSamples: fe.hopSamples });
-    const frames = spec.mag.length;
-    const bins = model.graph.bins;
-    const mag = new Float32Array(frames * bins);
-    spec.mag.forEach((m, t) => mag.set(m, t * bins));
+    const src = await readAnalysisSignal(opts.wavPath, fe.sampleRateHz);
+    const wav = { sampleRateHz: src.sourceSampleRateHz, channels: { length: src.sourceChannels } };
+    const { mag, frames, bins } = magnitudeFrames(src.signal, fe.nFft, fe.hopSamples);
 
     // Windows [start, end): one for --whole, else the live rule every hop group.
     const W = model.graph.fixedFrames ?? man.inputShape[1];

@@ -78,6 +78,32 @@ export function auraliseOffline(signal: Float32Array, maskFrames: Float32Array, 
   return out;
 }
 
+/**
+ * auraliseOffline for a signal whose STFT (stft()) is already at hand: re/im are not modified.
+ * Returns lengthSamples samples. Allocates two frames of scratch and the result.
+ */
+export function auraliseSpectrum(re: Float32Array[], im: Float32Array[], maskFrames: Float32Array, cfg: StftConfig, options: MaskOptions, lengthSamples: number): Float32Array {
+  const frames = re.length;
+  const bins = cfg.nFft / 2 + 1;
+  if (maskFrames.length !== frames * bins) {
+    throw new Error(`auraliseSpectrum: expected a mask of ${frames} frames x ${bins} bins = ${frames * bins} values, got ${maskFrames.length}`);
+  }
+  const opts = options.mode === 'mute' && !(options.maskScale > 0) ? { ...options, maskScale: maskScaleOf(maskFrames) } : options;
+  const outRe: Float32Array[] = [];
+  const outIm: Float32Array[] = [];
+  for (let t = 0; t < frames; t++) {
+    const r = new Float32Array(bins);
+    const i = new Float32Array(bins);
+    applyMask(re[t], im[t], maskFrames.subarray(t * bins, (t + 1) * bins), opts, r, i);
+    outRe.push(r);
+    outIm.push(i);
+  }
+  const y = istft(outRe, outIm, cfg);
+  const out = new Float32Array(lengthSamples);
+  out.set(y.subarray(0, Math.min(y.length, lengthSamples)));
+  return out;
+}
+
 /** Options of matchLevel. */
 export interface LevelOptions {
   /** RMS of the reference (the dry input) the output is matched to. */

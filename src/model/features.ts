@@ -393,3 +393,165 @@ export function labelFeature(x: FeatureIndices & { preferredQuality: string }): 
   const top = parts.sort((a, b) => b.strength - a.strength).slice(0, 3).sort((a, b) => a.order - b.order);
   return top.length ? top.map((p) => p.text).join(', ') : 'mixed';
 }
+
+// ------------------------------------------------------------------ probe analysis (tfjs)
+
+/** A probe as the analysis needs it (see src/cli/probes.ts). */
+export interface ProbeInput {
+  kind: 'chord' | 'click' | 'drums' | 'noise' | 'sweep';
+  key: number | null;
+  quality: string | null;
+  /** Whether the quality counts for chord selectivity (chords yes, intervals no). */
+  chordQuality: boolean;
+  timbre: string | null;
+  /** Scaled network input of the clip, frame-major [frames][bins]; every probe has the same frames. */
+  input: Float32Array;
+  onsetsSec: number[];
+  steadySec: [number, number] | null;
+}
+
+/** Time of a frame's centre in seconds. */
+type FrameTime = (frame: number) => number;
+
+/**
+ * Indices of every feature of every tap from the probes' activations (one batched forward pass
+ * per chunk of probes) and, for centroid and bandwidth, the rectified deconvnet masks over the
+ * probes listed in maskProbes (indices into probes). Returns reports[tap][feature].
+ */
+export async function analyseFeatures(model: LoadedModel, probes: ProbeInput[], frames: number, frameTime: FrameTime, binHz: number, maskProbes: number[]): Promise<FeatureReport[][]> {
+  const bd = new BatchedDeconv(model);
+  const g = model.graph;
+  const bins = g.bins;
+  try {
+    // courses[tap][probe] = [columns x channels] mean over frequency.
+    const courses: Float32Array[][] = g.taps.map(() => []);
+    const shapes: { w: number; c: number }[] = [];
+    const chunk = 8;
+    for (let p0 = 0; p0 < probes.length; p0 += chunk) {
+      const items = probes.slice(p0, p0 + chunk);
+      const x = tf.tidy(() => tf.transpose(tf.tensor3d(concatInputs(items), [items.length, frames, bins]), [0, 2, 1]).reshape([items.length, bins, frames, 1])) as tf.Tensor4D;
+      const state = bd.forward(x);
+      x.dispose();
+      try {
+        for (let tap = 0; tap < g.taps.length; tap++) {
+          const a = bd.tapOutput(state, tap);
+          const [, , w, c] = a.shape;
+          shapes[tap] = { w, c };
+          const m = tf.mean(a, 1);
+          const d = (await m.data()) as Float32Array;
+          m.dispose();
+          for (let i = 0; i < items.length; i++) courses[tap].push(d.slice(i * w * c, (i + 1) * w * c));
+        }
+      } finally {
+        state.dispose();
+      }
+    }
+    // Mask spectra: sum over frames of the rectified masks of maskProbes, per tap and feature.
+    const spectra: Float64Array[][] = g.taps.map((t) => Array.from({ length: t.channels }, () => new Float64Array(bins)));
+    for (const pi of maskProbes) {
+      const x = tf.tidy(() => tf.transpose(tf.tensor2d(probes[pi].input, [frames, bins])).reshape([1, bins, frames, 1])) as tf.Tensor4D;
+      const state = bd.forward(x);
+      x.dispose();
+      try {
+        for (let tap = 0; tap < g.taps.length; tap++) {
+          const c = g.taps[tap].channels;
+          const step = bd.batchFor(frames);
+          for (let f0 = 0; f0 < c; f0 += step) {
+            const feats = Array.from({ length: Math.min(step, c - f0) }, (_, i) => f0 + i);
+            const masks = await bd.project(state, tap, feats);
+            feats.forEach((k, j) => {
+              const s = spectra[tap][k];
+              const off = j * frames * bins;
+              for (let t = 0; t < frames; t++) for (let b = 0; b < bins; b++) s[b] += Math.max(0, masks[off + t * bins + b]);
+            });
+          }
+        }
+      } finally {
+        state.dispose();
+      }
+    }
+    return g.taps.map((_, tap) => reportsForTap(courses[tap], shapes[tap], tapColumns(g, tap), probes, frameTime, spectra[tap], binHz));
+  } finally {
+    bd.dispose();
+  }
+}
+
+function concatInputs(items: ProbeInput[]): Float32Array {
+  const n = items[0].input.length;
+  const out = new Float32Array(items.length * n);
+  items.forEach((p, i) => out.set(p.input, i * n));
+  return out;
+}
+
+function reportsForTap(courses: Float32Array[], shape: { w: number; c: number }, cols: { strideFrames: number; offsetFrames: number }, probes: ProbeInput[], frameTime: FrameTime, spectra: Float64Array[], binHz: number): FeatureReport[] {
+  const { w, c } = shape;
+  const colTime = (j: number): number => frameTime(cols.offsetFrames + (j + 0.5) * cols.strideFrames - 0.5);
+  const strideSec = frameTime(cols.strideFrames) - frameTime(0);
+  const mean = (course: Float32Array, ch: number, pick: (t: number) => boolean): number => {
+    let s = 0;
+    let n = 0;
+    for (let j = 0; j < w; j++) if (pick(colTime(j))) { s += course[j * c + ch]; n++; }
+    if (n > 0) return s / n;
+    return NaN;
+  };
+  let layerMax = 0;
+  for (const co of courses) for (const v of co) layerMax = Math.max(layerMax, v);
+  const chords = probes.map((p, i) => ({ p, i })).filter((x) => x.p.kind === 'chord');
+  const keys = [...new Set(chords.map((x) => x.p.key))];
+  const qualities = [...new Set(chords.map((x) => x.p.quality))];
+  const chordQualities = [...new Set(chords.filter((x) => x.p.chordQuality).map((x) => x.p.quality))];
+  const timbres = [...new Set(chords.map((x) => x.p.timbre))];
+  const reports: FeatureReport[] = [];
+  for (let ch = 0; ch < c; ch++) {
+    const steady = new Map<number, number>();
+    for (const { p, i } of chords) {
+      const [a, b] = p.steadySec as [number, number];
+      let v = mean(courses[i], ch, (t) => t >= a && t < b);
+      if (!Number.isFinite(v)) v = mean(courses[i], ch, (t) => Math.abs(t - (a + b) / 2) <= strideSec);
+      steady.set(i, v);
+    }
+    const r = (key: number | null, q: string | null, tb: string | null): number => {
+      const hit = chords.find((x) => x.p.key === key && x.p.quality === q && x.p.timbre === tb);
+      return hit ? (steady.get(hit.i) ?? NaN) : NaN;
+    };
+    const onsetVals: number[] = [];
+    probes.forEach((p, i) => {
+      if (p.kind === 'sweep') return;
+      for (const o of p.onsetsSec) {
+        const v = mean(courses[i], ch, (t) => t >= o - strideSec / 2 && t <= o + 0.1 + strideSec / 2);
+        if (Number.isFinite(v)) onsetVals.push(v);
+      }
+    });
+    const T = finiteMean(onsetVals);
+    const S = finiteMean([...steady.values()]);
+    const noise = probes.map((p, i) => ({ p, i })).filter((x) => x.p.kind === 'noise' && x.p.steadySec);
+    const N = finiteMean(noise.map(({ p, i }) => mean(courses[i], ch, (t) => t >= (p.steadySec as [number, number])[0] && t < (p.steadySec as [number, number])[1])));
+    const ki = finiteMean(qualities.flatMap((q) => timbres.map((tb) => invariance(keys.map((k) => r(k, q, tb))))));
+    const ii = finiteMean(keys.flatMap((k) => qualities.map((q) => invariance(timbres.map((tb) => r(k, q, tb))))));
+    const cqInv = finiteMean(keys.flatMap((k) => timbres.map((tb) => invariance(chordQualities.map((q) => r(k, q, tb))))));
+    const byQuality = chordQualities.map((q) => finiteMean(keys.flatMap((k) => timbres.map((tb) => r(k, q, tb)))));
+    const best = byQuality.reduce((bi, v, i) => (v > byQuality[bi] ? i : bi), 0);
+    let peak = 0;
+    for (const co of courses) for (let j = 0; j < w; j++) peak = Math.max(peak, co[j * c + ch]);
+    const spec = spectra[ch];
+    let m0 = 0;
+    let m1 = 0;
+    for (let b = 0; b < spec.length; b++) { m0 += spec[b]; m1 += spec[b] * b * binHz; }
+    const centroid = m0 > 0 ? m1 / m0 : NaN;
+    let m2 = 0;
+    for (let b = 0; b < spec.length; b++) m2 += spec[b] * (b * binHz - centroid) ** 2;
+    const x: FeatureIndices & { preferredQuality: string } = {
+      onsetSelectivity: contrast(T, S),
+      keyInvariance: ki,
+      instrumentInvariance: ii,
+      chordSelectivity: 1 - cqInv,
+      harmonicity: contrast(S, N),
+      centroidHz: centroid,
+      bandwidthHz: m0 > 0 ? Math.sqrt(m2 / m0) : NaN,
+      activity: layerMax > 0 ? peak / layerMax : 0,
+      preferredQuality: String(chordQualities[best] ?? ''),
+    };
+    reports.push({ ...x, label: labelFeature(x) });
+  }
+  return reports;
+}

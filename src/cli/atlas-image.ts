@@ -1,0 +1,121 @@
+/** Images of the atlas: spectrogram rasters with a colour ramp, a 3x5 digit font, PNG encoding (pngjs). */
+import { PNG } from 'pngjs';
+
+/** An RGBA raster, row-major, 4 bytes per pixel. */
+export interface Raster {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** A blank raster filled with one colour. */
+export function raster(width: number, height: number, rgb: [number, number, number] = [0, 0, 0]): Raster {
+  const data = new Uint8Array(width * height * 4);
+  for (let i = 0; i < width * height; i++) data.set([rgb[0], rgb[1], rgb[2], 255], i * 4);
+  return { width, height, data };
+}
+
+// A dark-to-bright ramp (black, purple, red-orange, pale yellow): monotonic lightness.
+const RAMP: [number, number, number][] = [[0, 0, 4], [80, 18, 123], [182, 54, 121], [251, 136, 97], [252, 253, 191]];
+
+/** Colour of v in [0, 1] on the ramp. */
+export function rampColour(v: number): [number, number, number] {
+  const x = Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0)) * (RAMP.length - 1);
+  const i = Math.min(RAMP.length - 2, Math.floor(x));
+  const f = x - i;
+  return [0, 1, 2].map((c) => Math.round(RAMP[i][c] + f * (RAMP[i + 1][c] - RAMP[i][c]))) as [number, number, number];
+}
+
+/**
+ * A spectrogram image of frame-major values [frames][bins] (magnitudes >= 0), width x height pixels,
+ * low frequencies at the bottom; each pixel shows the largest value it covers, in dB over
+ * [max - rangeDb, max]. An all-zero input gives a black image.
+ */
+export function spectrogramRaster(values: Float32Array, frames: number, bins: number, width: number, height: number, rangeDb = 80): Raster {
+  const img = raster(width, height);
+  let top = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] > top) top = values[i];
+  if (!(top > 0)) return img;
+  const floor = top * 10 ** (-rangeDb / 20);
+  for (let x = 0; x < width; x++) {
+    const t0 = Math.floor((x * frames) / width);
+    const t1 = Math.max(t0 + 1, Math.floor(((x + 1) * frames) / width));
+    for (let y = 0; y < height; y++) {
+      const k1 = bins - Math.floor((y * bins) / height);
+      const k0 = Math.min(k1 - 1, bins - Math.floor(((y + 1) * bins) / height));
+      let m = 0;
+      for (let t = t0; t < t1; t++) for (let k = k0; k < k1; k++) m = Math.max(m, values[t * bins + k]);
+      const v = m > floor ? (20 * Math.log10(m / top)) / rangeDb + 1 : 0;
+      img.data.set(rampColour(v), (y * width + x) * 4);
+    }
+  }
+  return img;
+}
+
+/** Copies src into dst at (x, y), clipped. */
+export function blit(dst: Raster, src: Raster, x: number, y: number): void {
+  for (let r = 0; r < src.height; r++) {
+    const dy = y + r;
+    if (dy < 0 || dy >= dst.height) continue;
+    for (let c = 0; c < src.width; c++) {
+      const dx = x + c;
+      if (dx < 0 || dx >= dst.width) continue;
+      dst.data.set(src.data.subarray((r * src.width + c) * 4, (r * src.width + c) * 4 + 4), (dy * dst.width + dx) * 4);
+    }
+  }
+}
+
+// 3x5 glyphs, one string of 15 bits per character, row-major from the top.
+const GLYPHS: Record<string, string> = {
+  '0': '111101101101111', '1': '010110010010111', '2': '111001111100111', '3': '111001111001111', '4': '101101111001001',
+  '5': '111100111001111', '6': '111100111101111', '7': '111001010010010', '8': '111101111101111', '9': '111101111001111',
+  L: '100100100100111', '-': '000000111000000', ' ': '000000000000000',
+};
+
+/** Draws text (digits, 'L', '-', space) with the 3x5 font at `scale` pixels per dot; returns the width drawn. */
+export function drawText(dst: Raster, text: string, x: number, y: number, scale: number, rgb: [number, number, number]): number {
+  let cx = x;
+  for (const ch of text) {
+    const g = GLYPHS[ch] ?? GLYPHS[' '];
+    for (let r = 0; r < 5; r++) for (let c = 0; c < 3; c++) {
+      if (g[r * 3 + c] !== '1') continue;
+      for (let a = 0; a < scale; a++) for (let b = 0; b < scale; b++) {
+        const px = cx + c * scale + b;
+        const py = y + r * scale + a;
+        if (px >= 0 && px < dst.width && py >= 0 && py < dst.height) dst.data.set([rgb[0], rgb[1], rgb[2], 255], (py * dst.width + px) * 4);
+      }
+    }
+    cx += 4 * scale;
+  }
+  return cx - x;
+}
+
+/** Encodes a raster as PNG bytes. */
+export function encodePng(r: Raster): Buffer {
+  const png = new PNG({ width: r.width, height: r.height });
+  png.data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+  return PNG.sync.write(png);
+}
+
+/** Layout of a per-layer grid: tiles of tileW x tileH under a label strip, `columns` per row. */
+export interface GridLayout {
+  columns: number;
+  rows: number;
+  tileW: number;
+  tileH: number;
+  /** Label strip height above each tile. */
+  labelH: number;
+  /** Gap around tiles. */
+  pad: number;
+  width: number;
+  height: number;
+}
+
+/** The grid layout for n tiles (at most 8 per row). */
+export function gridLayout(n: number, tileW = 120, tileH = 80): GridLayout {
+  const columns = Math.max(1, Math.min(8, n));
+  const rows = Math.max(1, Math.ceil(n / columns));
+  const labelH = 14;
+  const pad = 4;
+  return { columns, rows, tileW, tileH, labelH, pad, width: columns * (tileW + pad) + pad, height: rows * (labelH + tileH + pad) + pad };
+}

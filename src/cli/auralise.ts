@@ -1,0 +1,154 @@
+/**
+ * `auralise`: the offline version of the live solo (issue 5 item 7). The same reading, resampling,
+ * STFT, scaling and window rule as `explain`; the projection of one selection over the whole file
+ * multiplies the original complex STFT (src/dsp/auralise.ts) and is written as a float32 WAV at the
+ * analysis rate, level-matched to the input's RMS (gain ceiling +24 dB) and peak-limited to -1 dBFS.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { auraliseOffline, matchLevel } from '../dsp/auralise';
+import { encodeWav } from '../dsp/wav';
+import { Analyzer, METHODS } from '../model/analyzer';
+import type { Method, Selection } from '../model/analyzer';
+import { axisField, totalTimeStrideFrames } from '../model/graph';
+import { inputTensor, scaleMagnitudes } from '../model/input';
+import { loadModelFromDir } from '../model/node-io';
+import { magnitudeFrames, projectFile, readAnalysisSignal } from './audio-input';
+import { defaultModelDir, UsageError } from './explain';
+
+/** Help text of the auralise command. */
+export const AURALISE_USAGE = `usage: npm run cli -- auralise <audio.wav> --layer L --feature k [--method deconvnet|saliency|guided|gradcam]
+                        [--label NAME] [--rectify] [--mute] [--whole] [--hop-group N] [--model DIR] --out out.wav
+
+  --method M     projection (default deconvnet, Choi's)
+  --rectify      clip the mask at 0 (default: Choi's signed mask; a negative value flips the phase)
+  --mute         play everything but the feature: X (1 - r), r = rectified mask / its maximum, in [0, 1]
+  --whole        the whole file as one window (as Choi did); default: the live window rule, each frame
+                 from the first window in which it is settled
+  --out FILE     float32 WAV at the model's analysis rate, RMS matched to the input (gain <= +24 dB),
+                 peak <= -1 dBFS`;
+
+/** Parsed options of the auralise command. */
+export interface AuraliseOptions {
+  wavPath: string;
+  layer: number;
+  feature: number;
+  method: Method;
+  label: string | null;
+  rectify: boolean;
+  mute: boolean;
+  whole: boolean;
+  hopGroupFrames: number;
+  modelDir: string | null;
+  outPath: string;
+}
+
+function intArg(v: string | undefined, name: string, min: number): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got ${v === undefined ? 'nothing' : `'${v}'`}`);
+  return n;
+}
+
+/** Parses `auralise` arguments (without the command name). */
+export function parseAuraliseArgs(argv: string[]): AuraliseOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        layer: { type: 'string' }, feature: { type: 'string' }, method: { type: 'string', default: 'deconvnet' }, label: { type: 'string' },
+        rectify: { type: 'boolean', default: false }, mute: { type: 'boolean', default: false }, whole: { type: 'boolean', default: false },
+        'hop-group': { type: 'string', default: '2' }, model: { type: 'string' }, out: { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError(`expected one WAV file, got ${positionals.length ? positionals.join(' ') : 'none'}`);
+  if (!METHODS.includes(v.method as Method)) throw new UsageError(`--method: expected one of ${METHODS.join(', ')}, got '${v.method}'`);
+  if (!v.out) throw new UsageError('--out: expected an output WAV path, got nothing');
+  return {
+    wavPath: positionals[0], layer: intArg(v.layer, 'layer', 1), feature: intArg(v.feature, 'feature', 0), method: v.method as Method,
+    label: v.label ?? null, rectify: v.rectify === true, mute: v.mute === true, whole: v.whole === true,
+    hopGroupFrames: intArg(v['hop-group'], 'hop-group', 1), modelDir: v.model ?? null, outPath: v.out,
+  };
+}
+
+/** What auralise() returns besides the file. */
+export interface AuraliseResult {
+  sampleRateHz: number;
+  samples: Float32Array;
+  frames: number;
+  windows: number;
+  gain: number;
+}
+
+/** Runs the analysis and the synthesis, writes the WAV. */
+export async function auralise(opts: AuraliseOptions, log: (line: string) => void = () => {}): Promise<AuraliseResult> {
+  if (tf.getBackend() !== 'wasm' && !(await tf.setBackend('wasm'))) throw new Error("backend 'wasm': expected it to start, got unavailable");
+  await tf.ready();
+  const model = await loadModelFromDir(opts.modelDir ?? defaultModelDir());
+  const analyzer = new Analyzer(model);
+  try {
+    const man = model.manifest;
+    const fe = man.frontEnd;
+    if (fe.frequency.kind !== 'stft') throw new Error(`model '${man.id}': frontEnd.frequency: expected 'stft', got '${fe.frequency.kind}'`);
+    const taps = model.graph.taps;
+    if (opts.layer > taps.length) throw new UsageError(`--layer: expected 1..${taps.length}, got ${opts.layer}`);
+    let label: number | undefined;
+    if (opts.label !== null) {
+      label = man.labels.indexOf(opts.label);
+      if (label < 0) throw new UsageError(`--label: expected one of ${man.labels.join(', ')}, got '${opts.label}'`);
+    }
+    const sel: Selection = { layer: opts.layer - 1, feature: opts.feature, method: opts.method, label };
+    analyzer.checkSelection(sel);
+    const { signal } = await readAnalysisSignal(opts.wavPath, fe.sampleRateHz);
+    const { mag, frames, bins } = magnitudeFrames(signal, fe.nFft, fe.hopSamples);
+    if (frames < analyzer.minFrames) throw new Error(`${opts.wavPath}: expected at least ${analyzer.minFrames} STFT frames, got ${frames}`);
+    const labelMethod = opts.method === 'gradcam' || label !== undefined;
+    const rfOp = labelMethod && opts.method !== 'gradcam' ? model.graph.trunk.length - 1 : taps[sel.layer].opIndex;
+    const { map, windows } = await projectFile(frames, bins, {
+      whole: opts.whole, hopGroupFrames: opts.hopGroupFrames, windowFrames: model.graph.fixedFrames ?? man.inputShape[1],
+      strideFrames: totalTimeStrideFrames(model.graph), receptiveFieldFrames: axisField(model.graph.trunk, rfOp, 'w').field, fixedFrames: model.graph.fixedFrames,
+    }, async (s, e) => {
+      const x = inputTensor(scaleMagnitudes(mag.subarray(s * bins, e * bins), fe.scaling), e - s, bins);
+      try {
+        return (await analyzer.analyse(x, sel)).projection;
+      } finally {
+        x.dispose();
+      }
+    });
+    const y = auraliseOffline(signal, map, { nFft: fe.nFft, hopSamples: fe.hopSamples }, { mode: opts.mute ? 'mute' : 'solo', rectify: opts.rectify, maskScale: 0 });
+    let sum = 0;
+    for (const v of signal) sum += v * v;
+    const gain = matchLevel(y, { targetRms: Math.sqrt(sum / Math.max(1, signal.length)), maxGainDb: 24, peakCeilingDb: -1 });
+    await writeFile(opts.outPath, encodeWav([y], fe.sampleRateHz, 'float32'));
+    log(`auralise: wrote ${opts.outPath} (${(y.length / fe.sampleRateHz).toFixed(2)} s at ${fe.sampleRateHz} Hz, ${windows} window${windows === 1 ? '' : 's'}, gain ${(20 * Math.log10(gain)).toFixed(1)} dB)`);
+    return { sampleRateHz: fe.sampleRateHz, samples: y, frames, windows, gain };
+  } finally {
+    analyzer.dispose();
+    model.dispose();
+  }
+}
+
+/** The auralise command: parses argv, runs, prints errors; returns the exit code. */
+export async function runAuralise(argv: string[]): Promise<number> {
+  let opts: AuraliseOptions;
+  try {
+    opts = parseAuraliseArgs(argv);
+  } catch (e) {
+    console.error(`auralise: ${(e as Error).message}\n\n${AURALISE_USAGE}`);
+    return 2;
+  }
+  try {
+    await auralise(opts, (line) => console.error(line));
+    return 0;
+  } catch (e) {
+    console.error(`auralise: ${(e as Error).message}${e instanceof UsageError ? `\n\n${AURALISE_USAGE}` : ''}`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
