@@ -276,6 +276,10 @@ export interface EngineStats {
   notice: string;
   /** tf.memory().numTensors in the worker (constant while streaming). */
   tensors: number;
+  /** Solo frames synthesised with a held (older) mask because the analysis came back late. */
+  lateMasks: number;
+  /** The solo's level-matching gain now (linear). */
+  levelGain: number;
 }
 
 /** The worker's control API (comlink). */

@@ -35,6 +35,15 @@ export const Slot = {
   /** Output samples the worker(s) wrote since the stream began. Writer: worker. A restarted worker pads
    *  the output with inputConsumed - outputWritten zeros so wet stays aligned across restarts. */
   outputWritten: 13,
+  /** Positional delay of the wet stream (device samples) that takes effect at wet position wetDelayAt. Writer: worker. Reader: worklet. */
+  wetDelayNext: 14,
+  /** Wet stream position (compare with playbackSamples, wrap-safe) from which wetDelayNext holds. Writer: worker. */
+  wetDelayAt: 15,
+  /** Bumped by the worker after writing wetDelayNext/wetDelayAt; the worklet then moves its dry delay to
+   *  wetStartQuanta x 128 + wetDelayNext at that position, with a crossfade. Writer: worker. */
+  wetDelaySeq: 16,
+  /** Samples the output limiter reduced (|y| would have exceeded its threshold). Writer: worklet. */
+  limiterActiveSamples: 17,
 } as const;
 
 /** Float32 slots of the same block (after the Int32 slots). */

@@ -32,6 +32,8 @@ interface Io {
   wait(): Promise<void>;
   captureAvailable(): number;
   outputAvailable(): number;
+  /** Tells the worklet that the wet stream's positional delay becomes `samples` from the next output on. */
+  scheduleWetDelay(samples: number, pendingOutput: number): void;
   dispose(): void;
 }
 
@@ -94,6 +96,14 @@ class SharedIo implements Io {
   }
   captureAvailable(): number {
     return this.capture.available_read();
+  }
+  scheduleWetDelay(samples: number, pendingOutput: number): void {
+    const ints = this.stats.ints;
+    // The change is heard when the worklet reaches what has been written so far plus what the
+    // resampler still holds (pendingOutput); a crossfade covers the remaining uncertainty.
+    Atomics.store(ints, Slot.wetDelayNext, samples);
+    Atomics.store(ints, Slot.wetDelayAt, (Atomics.load(ints, Slot.outputWritten) + pendingOutput) | 0);
+    Atomics.add(ints, Slot.wetDelaySeq, 1);
   }
   outputAvailable(): number {
     return this.output.available_read();
@@ -180,6 +190,9 @@ class TransferIo implements Io {
   captureAvailable(): number {
     return this.queued;
   }
+  scheduleWetDelay(): void {
+    // Without shared memory the main thread applies the new dry delay when it polls the stats.
+  }
   outputAvailable(): number {
     return this.outstanding * BATCH_SAMPLES;
   }
@@ -195,6 +208,17 @@ function percentiles(xs: number[]): { median: number; p95: number } {
   if (xs.length === 0) return { median: 0, p95: 0 };
   const s = [...xs].sort((a, b) => a - b);
   return { median: s[Math.floor(s.length / 2)], p95: s[Math.min(s.length - 1, Math.floor(s.length * 0.95))] };
+}
+
+/** Frames the synthesis allows for an analysis to come back (about 186 ms at hop 256, 11,025 Hz). */
+export const ANALYSIS_ALLOWANCE_FRAMES = 8;
+/** Lookahead of the low-latency mode in frames (at most the layer's exact lookahead). */
+export const LOW_LATENCY_LOOKAHEAD_FRAMES = 4;
+
+/** Lookahead in frames for a layer's receptive field: exact waits until the column is settled. */
+export function lookaheadFrames(receptiveFieldFrames: number, mode: LatencyMode): number {
+  const exact = Math.max(0, receptiveFieldFrames - 1);
+  return mode === 'exact' ? exact : Math.min(exact, LOW_LATENCY_LOOKAHEAD_FRAMES);
 }
 
 /** Rolling median of recent timings. */
@@ -305,6 +329,8 @@ export class Engine implements EngineApi {
     const t1 = performance.now();
     analysis.analyse(transfer(mag, [mag.buffer]), start, frames, bins).then((r) => {
       if (!this.running || this.model !== model) return;
+      const f = r.frame;
+      pipeline.synth.masks.store(f.windowStartFrame, f.windowFrames, f.projection, this.currentLookahead());
       this.publish(io, pipeline, r.frame);
       this.tensors = r.tensors;
       this.analysisTime.push(r.computeMs);
@@ -365,6 +391,8 @@ export class Engine implements EngineApi {
     this.model = r.info;
     this.modelUrl = baseUrl;
     this.selection = await this.requireAnalysis().select({ layer: Math.min(1, r.info.layers.length - 1), feature: 0, method: 'deconvnet' });
+    this.pipeline?.synth.reset();
+    this.updateSynth();
     return r.info;
   }
 
@@ -380,24 +408,72 @@ export class Engine implements EngineApi {
 
   async select(sel: SelectionRequest): Promise<void> {
     this.selection = await this.requireAnalysis().select(sel);
+    this.updateSynth();
   }
 
   setSolo(on: boolean): void {
     this.solo.on = on;
+    this.updateSynth();
   }
 
   setSoloMode(mode: SoloMode): void {
     if (mode !== 'solo' && mode !== 'mute') throw new RangeError(`setSoloMode: expected 'solo' or 'mute', got ${String(mode)}`);
     this.solo.mode = mode;
+    this.updateSynth();
   }
 
   setRectify(on: boolean): void {
     this.solo.rectify = on;
+    this.updateSynth();
   }
 
   setLatencyMode(mode: LatencyMode): void {
     if (mode !== 'exact' && mode !== 'low') throw new RangeError(`setLatencyMode: expected 'exact' or 'low', got ${String(mode)}`);
     this.solo.latencyMode = mode;
+    this.updateSynth();
+  }
+
+  /** Lookahead of the selected layer in the current latency mode, frames. */
+  private currentLookahead(): number {
+    const layer = this.model && this.selection ? this.model.layers[this.selection.layer] : null;
+    return layer ? lookaheadFrames(layer.receptiveFieldFrames, this.solo.latencyMode) : 0;
+  }
+
+  /** Synthesis delay (frames) of a layer when soloed: lookahead + hop group + analysis allowance. */
+  private soloDelayFrames(receptiveFieldFrames: number): number {
+    const group = this.config?.hopGroupFrames ?? 2;
+    return lookaheadFrames(receptiveFieldFrames, this.solo.latencyMode) + group + ANALYSIS_ALLOWANCE_FRAMES;
+  }
+
+  /** Device samples of a synthesis delay in frames. */
+  private framesToDeviceSamples(frames: number): number {
+    const c = this.requireConfig();
+    return Math.round((frames * c.hopSamples * c.contextSampleRateHz) / c.analysisSampleRateHz);
+  }
+
+  /** Applies solo/mode/selection to the synthesis and moves the wet (and so the dry) delay. */
+  private updateSynth(): void {
+    const pipeline = this.pipeline;
+    if (!pipeline) return;
+    const soloing = this.solo.on && !!this.model && !!this.selection;
+    pipeline.settings = { solo: soloing, mode: this.solo.mode, rectify: this.solo.rectify };
+    const layer = soloing ? this.model!.layers[this.selection!.layer] : null;
+    const frames = layer ? this.soloDelayFrames(layer.receptiveFieldFrames) : 0;
+    if (frames === pipeline.synth.delayFrames) return;
+    pipeline.synth.delayFrames = frames;
+    this.wetDelaySamples = pipeline.processingLatencySamples + this.framesToDeviceSamples(frames);
+    this.io?.scheduleWetDelay(this.wetDelaySamples, pipeline.heldOutputSamples);
+  }
+
+  private wetDelaySamples = 0;
+
+  /** Solo latency of every layer (input to ear): pre-roll + synthesis delay, ms. */
+  private soloLatencies(): number[] {
+    const c = this.config;
+    if (!c || !this.model) return [];
+    const prerollMs = ((c.wetStartQuanta * 128) / c.contextSampleRateHz) * 1000;
+    const frameMs = (c.hopSamples / c.analysisSampleRateHz) * 1000;
+    return this.model.layers.map((l) => prerollMs + this.soloDelayFrames(l.receptiveFieldFrames) * frameMs);
   }
 
   private requireConfig(): EngineConfig {
@@ -420,8 +496,10 @@ export class Engine implements EngineApi {
       model: this.model,
       selection: this.selection,
       solo: { ...this.solo },
-      wetDelaySamples: this.pipeline?.processingLatencySamples ?? 0,
-      soloLatencyMs: [],
+      wetDelaySamples: this.wetDelaySamples,
+      soloLatencyMs: this.soloLatencies(),
+      lateMasks: this.pipeline?.synth.lateMasks ?? 0,
+      levelGain: this.pipeline?.synth.levelGain ?? 1,
       notice: this.notice,
       tensors: this.tensors,
     };

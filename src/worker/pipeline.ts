@@ -8,6 +8,7 @@ import { StreamResampler } from '../dsp/resample';
 import { StftAnalyzer } from '../dsp/stft';
 import { IstftSynth } from '../dsp/istft';
 import type { EngineConfig } from '../shared/api';
+import { SoloSynth, type SynthSettings } from './synth';
 
 /** Smallest magnitude shown in the spectrogram (dB floor of 20 log10 |X|). */
 const DB_FLOOR = -120;
@@ -39,6 +40,14 @@ export class FrameHistory {
     }
     this.total++;
   }
+  /** Copies the complex frame at absolute index t into re/im (it must still be held). */
+  frame(t: number, re: Float32Array, im: Float32Array): void {
+    if (t < this.total - this.capacity || t >= this.total) throw new RangeError(`FrameHistory.frame: expected a frame in [${Math.max(0, this.total - this.capacity)}, ${this.total}), got ${t}`);
+    const off = (t % this.capacity) * this.bins;
+    re.set(this.re.subarray(off, off + this.bins));
+    im.set(this.im.subarray(off, off + this.bins));
+  }
+
   /** Copies absolute frames [start, start + frames) of `field` into out (frames x bins); they must still be held. */
   range(field: 'db' | 'mag' | 're' | 'im', start: number, frames: number, out: Float32Array): void {
     if (start < this.total - this.capacity || start + frames > this.total) {
@@ -71,6 +80,10 @@ export class LivePipeline {
   /** Device samples from a sample entering process() to its resynthesis leaving it. */
   readonly processingLatencySamples: number;
   private readonly synthOut: Float32Array;
+  /** Chooses each synthesised frame: identity or the soloed feature's mask x STFT. */
+  readonly synth: SoloSynth;
+  /** What the synthesis plays now. */
+  settings: SynthSettings = { solo: false, mode: 'solo', rectify: false };
   private pendingAnalysis: Float32Array[] = [];
 
   private constructor(
@@ -86,8 +99,10 @@ export class LivePipeline {
     // hold back (about nFft + hop analysis samples) only makes output arrive later, which the
     // worklet's wet pre-roll absorbs.
     this.processingLatencySamples = Math.round(down.latencySamples * ratio + up.latencySamples);
-    this.history = new FrameHistory(Math.max(config.historyFrames, 64) * 2, stft.bins);
+    // Enough history for the spectrogram view and for the deepest layer's lookahead plus its window.
+    this.history = new FrameHistory(Math.max(config.historyFrames, 64) * 4, stft.bins);
     this.synthOut = new Float32Array(config.hopSamples);
+    this.synth = new SoloSynth(stft.bins, this.history.capacity, config.hopSamples / config.analysisSampleRateHz);
   }
 
   static async create(config: EngineConfig): Promise<LivePipeline> {
@@ -95,6 +110,12 @@ export class LivePipeline {
     const up = await StreamResampler.create(config.analysisSampleRateHz, config.contextSampleRateHz);
     const cfg = { nFft: config.nFft, hopSamples: config.hopSamples };
     return new LivePipeline(config, down, up, new StftAnalyzer(cfg), new IstftSynth(cfg));
+  }
+
+  /** Device samples of output that the up-resampler and ISTFT still hold (not yet written), approximately. */
+  get heldOutputSamples(): number {
+    const ratio = this.config.contextSampleRateHz / this.config.analysisSampleRateHz;
+    return Math.round((this.config.nFft - this.config.hopSamples) * ratio + 626 * (this.config.contextSampleRateHz / 48_000));
   }
 
   /** Resampler latencies referred to the device rate. */
@@ -115,8 +136,9 @@ export class LivePipeline {
     this.stft.push(analysisRate, (re, im, mag) => {
       this.history.push(re, im, mag);
       newFrames++;
-      // Identity resynthesis: the unmodified frame. The solo path replaces this with mask x STFT.
-      this.istft.pushFrame(re, im, this.synthOut);
+      // One output frame per input frame keeps the wet stream locked to the input.
+      const y = this.synth.next(this.history, this.settings);
+      this.istft.pushFrame(y.re, y.im, this.synthOut);
       pieces.push(this.synthOut.slice());
     });
     let total = 0;

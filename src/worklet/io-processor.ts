@@ -16,6 +16,10 @@ import type { AudioPortMessage, FromWorklet, IoProcessorOptions, ToWorklet } fro
 
 /** Dry delay line length: 2^19 samples (5.4 s at 96 kHz), longer than any solo latency. */
 const DELAY_CAPACITY = 1 << 19;
+/** Samples over which a change of the dry delay crossfades (about 21 ms at 48 kHz). */
+const DRY_FADE_SAMPLES = 1024;
+/** Output limiter threshold (-0.2 dBFS): the output never exceeds it. */
+const LIMIT = 0.977;
 /** Quanta per meter period (about 43 ms at 48 kHz). */
 const METER_QUANTA = 16;
 /** Quanta between stats messages in transfer mode (about 70 ms at 48 kHz). */
@@ -74,6 +78,13 @@ class IoProcessor extends AudioWorkletProcessor {
   private readonly scratch = new Float32Array(QUANTUM_FRAMES);
   private readonly delay = new Float32Array(DELAY_CAPACITY);
   private delayWrite = 0;
+  private dryFrom = 0;
+  private dryTo = 0;
+  private dryFadeLeft = 0;
+  private appliedWetDelaySeq = 0;
+  private quantaSeen = 0;
+  private limiterGain = 1;
+  private readonly limiterRelease = 1 / (0.05 * sampleRate);
   private meterPeak = 0;
   private meterSumSq = 0;
   private meterOutPeak = 0;
@@ -251,7 +262,18 @@ class IoProcessor extends AudioWorkletProcessor {
     const mask = DELAY_CAPACITY - 1;
     let w = this.delayWrite;
     for (let i = 0; i < QUANTUM_FRAMES; i++) delay[(w + i) & mask] = mono[i];
-    const dryDelay = Math.min(Math.max(ints[Slot.dryDelaySamples], 0), DELAY_CAPACITY - QUANTUM_FRAMES);
+    // A wet delay change scheduled by the worker takes effect when the wet stream reaches it.
+    const seq = ints[Slot.wetDelaySeq];
+    if (seq !== this.appliedWetDelaySeq && ((ints[Slot.playbackSamples] - ints[Slot.wetDelayAt]) | 0) >= 0) {
+      this.appliedWetDelaySeq = seq;
+      ints[Slot.dryDelaySamples] = ints[Slot.wetStartQuanta] * QUANTUM_FRAMES + ints[Slot.wetDelayNext];
+    }
+    const dryTarget = Math.min(Math.max(ints[Slot.dryDelaySamples], 0), DELAY_CAPACITY - QUANTUM_FRAMES);
+    if (dryTarget !== this.dryTo) {
+      this.dryFrom = this.dryTo; // a change during a fade restarts it from the latest target
+      this.dryTo = dryTarget;
+      this.dryFadeLeft = this.quantaSeen === 0 ? 0 : DRY_FADE_SAMPLES;
+    }
     // Wet.
     this.readWet();
     const mix = floats[FloatSlot.mix];
@@ -260,9 +282,26 @@ class IoProcessor extends AudioWorkletProcessor {
     const wet = this.wet;
     const out = this.mixed;
     let peak = this.meterPeak, sumSq = this.meterSumSq, outPeak = this.meterOutPeak, wetPeak = this.meterWetPeak;
+    let lg = this.limiterGain;
+    const release = this.limiterRelease;
     for (let i = 0; i < QUANTUM_FRAMES; i++) {
-      const dry = delay[(w + i - dryDelay) & mask];
-      const y = master * (dryAmount * dry + mix * wet[i]);
+      let dry = delay[(w + i - this.dryTo) & mask];
+      if (this.dryFadeLeft > 0) {
+        const g = this.dryFadeLeft / DRY_FADE_SAMPLES;
+        dry = g * delay[(w + i - this.dryFrom) & mask] + (1 - g) * dry;
+        this.dryFadeLeft--;
+      }
+      let y = master * (dryAmount * dry + mix * wet[i]);
+      if (!(y === y) || y === Infinity || y === -Infinity) y = 0; // never pass NaN or Inf on
+      // Limiter: instant attack, 50 ms release; |y| never exceeds LIMIT.
+      const ay = Math.abs(y);
+      const want = ay > LIMIT ? LIMIT / ay : 1;
+      if (want < lg) lg = want;
+      else lg += (1 - lg) * release;
+      if (lg < 1) ints[Slot.limiterActiveSamples]++;
+      y *= lg;
+      if (y > LIMIT) y = LIMIT;
+      else if (y < -LIMIT) y = -LIMIT;
       out[i] = y;
       const a = Math.abs(mono[i]);
       if (a > peak) peak = a;
@@ -272,8 +311,10 @@ class IoProcessor extends AudioWorkletProcessor {
       const c = Math.abs(wet[i]);
       if (c > wetPeak) wetPeak = c;
     }
+    this.limiterGain = lg;
     w = (w + QUANTUM_FRAMES) & mask;
     this.delayWrite = w;
+    this.quantaSeen++;
     const output = outputs[0];
     if (output) for (let c = 0; c < output.length; c++) output[c].set(out);
     // Recording: batches of the output mix, posted from the pool.
