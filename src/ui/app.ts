@@ -46,6 +46,7 @@ export function defaultEngineConfig(contextSampleRateHz: number, isolated: boole
     hopGroupFrames,
     historyFrames: 173,
     wetStartQuanta: Math.ceil((prerollSeconds * contextSampleRateHz) / QUANTUM_FRAMES),
+    pageUrl: globalThis.location?.href ?? '',
   };
 }
 
@@ -241,7 +242,17 @@ export class App implements AuralscopeApi {
     const running = graph.context.state === 'running';
     this.engineStats = await engine.poll(running);
     const es = this.engineStats;
-    if (es && es.wetDelaySamples !== this.wetDelaySamples) this.setWetDelay(es.wetDelaySamples);
+    if (es && es.wetDelaySamples !== this.wetDelaySamples) {
+      // With shared memory the worker schedules the dry delay change at the exact wet position
+      // itself; here only the number is kept (and, in transfer mode, sent to the worklet).
+      if (graph.shared) {
+        this.wetDelaySamples = es.wetDelaySamples;
+        this.dryDelaySamples = this.config!.wetStartQuanta * QUANTUM_FRAMES + es.wetDelaySamples;
+        graph.syncDryDelay(this.dryDelaySamples);
+      } else {
+        this.setWetDelay(es.wetDelaySamples);
+      }
+    }
     if (es && es.notice && es.notice !== this.lastNotice) this.warn(es.notice);
     this.lastNotice = es?.notice ?? '';
     const ready = this.isReady();
@@ -340,6 +351,7 @@ export class App implements AuralscopeApi {
         droppedHops: es?.droppedHops ?? 0,
       },
       timing: { hopMs, hopP95Ms: es?.hopP95Ms ?? 0, stagesMs: es?.stagesMs ?? { signal: 0, analysis: 0, readback: 0 } },
+      tensors: es?.tensors ?? 0,
       model: es?.model ?? null,
       selection: es?.selection ?? null,
       solo: es?.solo ?? { on: false, mode: 'solo', rectify: false, latencyMode: 'exact' },

@@ -162,6 +162,11 @@ export class AudioGraph {
     this.pushParams();
   }
 
+  /** Records the dry delay the worklet already applied (shared mode) without writing it again. */
+  syncDryDelay(samples: number): void {
+    this.params = { ...this.params, dryDelaySamples: samples };
+  }
+
   get currentParams(): WorkletParams {
     return { ...this.params };
   }
