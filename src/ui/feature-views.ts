@@ -67,10 +67,15 @@ export class FeatureGridView {
 
   layout(r: Rect, fontSize: number): void {
     this.rect = r;
+    this.compact = fontSize > 14;
     this.caption.style.fontSize = fontSize;
     this.caption.position.set(r.x, r.y);
     this.laidOut = '';
+    this.layer = -1; // re-caption
   }
+
+  /** Short captions (booth type is large). */
+  private compact = false;
 
   /** Columns of the current grid (arrow up/down move by this many features). */
   columns = 1;
@@ -81,7 +86,7 @@ export class FeatureGridView {
     if (a.layer !== this.layer || this.channelMax.length !== n) {
       this.layer = a.layer;
       this.channelMax = new Float32Array(n);
-      this.caption.text = `${layerName(model, a.layer)}: ${n} features (click one, or use the arrow keys)`;
+      this.caption.text = this.compact ? `${layerName(model, a.layer)}: ${n} features` : `${layerName(model, a.layer)}: ${n} features (click one, or use the arrow keys)`;
     }
     // Each feature on its own scale, but at least a tenth of the layer's peak, so silent features
     // stay dark instead of showing amplified noise; peaks release slowly (no flicker).
@@ -224,6 +229,8 @@ export class FeatureDetailView {
   private maskMax = 0;
   private captionKey = '';
   private deconvValues = new Float32Array(0);
+  /** Short captions (booth type is large). */
+  private compact = false;
 
   /** `heat`: colour-mapped with the sequential map; `signed`: with the diverging map. */
   constructor(heat: Container, signed: Container, fontSize: number) {
@@ -233,6 +240,8 @@ export class FeatureDetailView {
   }
 
   layout(map: Rect, deconv: Rect, mask: Rect, fontSize: number): void {
+    this.compact = fontSize > 14;
+    this.captionKey = '';
     this.map.layout(map, fontSize);
     this.deconv.layout(deconv, fontSize);
     this.mask.layout(mask, fontSize);
@@ -245,9 +254,9 @@ export class FeatureDetailView {
     if (key !== this.captionKey) {
       this.captionKey = key;
       const name = featureCaption(model, a.layer, a.feature);
-      this.map.caption.text = `Activation: ${name}`;
-      this.deconv.caption.text = `Deconvolved |X| × mask (${method})`;
-      this.mask.caption.text = `Mask (${method}; signed √, blue < 0 < orange)`;
+      this.map.caption.text = this.compact ? 'Activation' : `Activation: ${name}`;
+      this.deconv.caption.text = this.compact ? '|X| × mask' : `Deconvolved |X| × mask (${method})`;
+      this.mask.caption.text = this.compact ? `Mask (${method})` : `Mask (${method}; signed √, blue < 0 < orange)`;
       this.mapMax = 0;
       this.maskMax = 0;
     }
