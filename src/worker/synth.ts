@@ -18,6 +18,8 @@ export interface SynthSettings {
 
 /** Level matching: time constant of the energy followers, seconds. */
 const LEVEL_SECONDS = 1;
+/** Time constant with which the level-matching gain falls, seconds. */
+const FALL_SECONDS = 0.03;
 /** Largest gain the level matching may apply (+30 dB): a near-silent feature is not blown up into noise. */
 export const MAX_LEVEL_GAIN = 31.6;
 
@@ -80,6 +82,7 @@ export class SoloSynth {
   private energyOut = 0;
   private gain = 1;
   private readonly follow: number;
+  private readonly fall: number;
   private lastMask: { mask: Float32Array; scale: number } | null = null;
   /** Solo frames synthesised without a fresh mask (the analysis came back late): the last mask was held. */
   lateMasks = 0;
@@ -96,6 +99,7 @@ export class SoloSynth {
     this.re = new Float32Array(bins);
     this.im = new Float32Array(bins);
     this.follow = Math.exp(-hopSeconds / LEVEL_SECONDS);
+    this.fall = Math.exp(-hopSeconds / FALL_SECONDS);
   }
 
   /**
@@ -131,10 +135,12 @@ export class SoloSynth {
     this.energyIn = a * this.energyIn + (1 - a) * eIn;
     this.energyOut = a * this.energyOut + (1 - a) * eOut;
     const want = this.energyOut > 1e-20 ? Math.min(MAX_LEVEL_GAIN, Math.sqrt(this.energyIn / this.energyOut)) : this.gain;
-    if (Number.isFinite(want)) this.gain = fresh ? want : a * this.gain + (1 - a) * want;
+    // The gain rises slowly (about 1 s) but falls within a few frames: after a switch to a louder
+    // feature the solo never swells above the input's level while the follower catches up.
+    if (Number.isFinite(want)) this.gain = fresh ? want : want < this.gain ? this.fall * this.gain + (1 - this.fall) * want : a * this.gain + (1 - a) * want;
     // A sudden jump of the mask cannot burst out before the follower catches up: no frame leaves
-    // more than 4x (+12 dB) louder than its input frame.
-    const g = eOut > 0 ? Math.min(this.gain, 4 * Math.sqrt(eIn / eOut)) : this.gain;
+    // louder than its input frame.
+    const g = eOut > 0 ? Math.min(this.gain, Math.sqrt(eIn / eOut)) : this.gain;
     for (let k = 0; k < this.bins; k++) {
       this.outRe[k] *= g;
       this.outIm[k] *= g;
