@@ -183,8 +183,11 @@ export interface AuralscopeApi {
   setVolume(x: number): void;
   /** Monitors the dry input (default: on for file and demo, off for a live microphone: feedback). */
   setMonitor(on: boolean): void;
-  /** Records `seconds` of the output mix; resolves with 32-bit float WAV bytes at the context rate. */
-  recordOutput(seconds: number): Promise<Uint8Array>;
+  /**
+   * Records `seconds` of the output mix (or, with `stem`, the soloed feature alone before mixing);
+   * resolves with 32-bit float WAV bytes at the context rate.
+   */
+  recordOutput(seconds: number, options?: { stem?: boolean }): Promise<Uint8Array>;
   /** Starts audio after a user gesture (autoplay rules); no-op when already running. */
   resume(): Promise<void>;
   /** Sets the one current selection; rejects with a RangeError (and changes nothing) when out of range. */
@@ -202,6 +205,8 @@ export interface AuralscopeApi {
   /** The on-screen log. */
   log(): LogEntry[];
   debug: {
+    /** Records the output mix (left) and the raw mono input (right) on one clock: a stereo WAV, for latency measurements. */
+    recordWithInput(seconds: number): Promise<Uint8Array>;
     /** Makes a fault happen for real so tests can prove the recovery. */
     inject(fault: Fault): Promise<void>;
   };

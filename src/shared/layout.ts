@@ -42,6 +42,8 @@ export const Slot = {
   /** Bumped by the worker after writing wetDelayNext/wetDelayAt; the worklet then moves its dry delay to
    *  wetStartQuanta x 128 + wetDelayNext at that position, with a crossfade. Writer: worker. */
   wetDelaySeq: 16,
+  /** Bitmask of the signals a recording captures (1 << RecordChannel). Writer: main. Reader: worklet. */
+  recordChannels: 18,
   /** Samples the output limiter reduced (|y| would have exceeded its threshold). Writer: worklet. */
   limiterActiveSamples: 17,
 } as const;

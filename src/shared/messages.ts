@@ -17,7 +17,14 @@ export interface WorkletParams {
   dryDelaySamples: number;
   wetStartQuanta: number;
   recording: boolean;
+  /** What a recording captures: a bitmask of RecordChannel bits. */
+  recordChannels: number;
 }
+
+/** Recordable signals: the output mix, the wet (solo stem) before mixing, the raw mono input. */
+export const RecordChannel = { mix: 0, wet: 1, input: 2 } as const;
+/** One of RecordChannel's values. */
+export type RecordChannelIndex = (typeof RecordChannel)[keyof typeof RecordChannel];
 
 /** Main -> worklet. */
 export type ToWorklet =
@@ -25,12 +32,12 @@ export type ToWorklet =
   /** The worker's audio port (transfer mode): captured batches go out on it, output batches come in. */
   | { type: 'audio-port'; port: MessagePort }
   /** A recording buffer returned to the worklet's pool. */
-  | { type: 'record-return'; buffer: Float32Array };
+  | { type: 'record-return'; channel: RecordChannelIndex; buffer: Float32Array };
 
 /** Worklet -> main. */
 export type FromWorklet =
   /** A batch of the output mix while recording (`length` valid samples). */
-  | { type: 'record'; buffer: Float32Array; length: number }
+  | { type: 'record'; channel: RecordChannelIndex; buffer: Float32Array; length: number }
   /** Transfer mode: a copy of the stats block, about every 70 ms. */
   | { type: 'stats'; stats: ArrayBuffer };
 

@@ -9,6 +9,7 @@ import { AudioGraph } from './audio-graph';
 import { EngineClient } from './engine-client';
 import { Stage } from './stage';
 import { encodeWav } from '../dsp/wav';
+import { RecordChannel } from '../shared/messages';
 
 /** Checks what the platform offers (STYLE.md §6). */
 export async function checkCapabilities(): Promise<Capabilities> {
@@ -461,12 +462,13 @@ export class App implements AuralscopeApi {
     this.graph?.setParams({ dryGain: on ? 1 : 0 });
   }
 
-  async recordOutput(seconds: number): Promise<Uint8Array> {
+  async recordOutput(seconds: number, options: { stem?: boolean } = {}): Promise<Uint8Array> {
     if (!(seconds > 0 && seconds <= 600)) throw new RangeError(`recordOutput: expected seconds in (0, 600], got ${seconds}`);
     if (!this.graph) throw new Error('Auralscope is not started yet');
-    const samples = await this.graph.record(seconds);
+    const [samples] = await this.graph.record(seconds, [options.stem ? RecordChannel.wet : RecordChannel.mix]);
     return encodeWav([samples], this.graph.context.sampleRate, 'float32');
   }
+
 
   async resume(): Promise<void> {
     await this.graph?.context.resume();
@@ -477,6 +479,12 @@ export class App implements AuralscopeApi {
   }
 
   readonly debug = {
+    recordWithInput: async (seconds: number): Promise<Uint8Array> => {
+      if (!(seconds > 0 && seconds <= 600)) throw new RangeError(`recordWithInput: expected seconds in (0, 600], got ${seconds}`);
+      if (!this.graph) throw new Error('Auralscope is not started yet');
+      const [mix, input] = await this.graph.record(seconds, [RecordChannel.mix, RecordChannel.input]);
+      return encodeWav([mix, input], this.graph.context.sampleRate, 'float32');
+    },
     inject: async (fault: Fault): Promise<void> => {
       this.push('warn', `debug: injecting '${fault}'`);
       switch (fault) {

@@ -17,7 +17,7 @@ import {
 import { RingBuffer } from 'ringbuf.js';
 import ioWorkletUrl from '../worklet/io-processor.ts?worker&url';
 import { FloatSlot, RING_CAPACITY_SAMPLES, Slot, STATS_BYTES, statsViews, type StatsViews } from '../shared/layout';
-import type { FromWorklet, IoProcessorOptions, ToWorklet, WorkletParams } from '../shared/messages';
+import { RecordChannel, type FromWorklet, type IoProcessorOptions, type RecordChannelIndex, type ToWorklet, type WorkletParams } from '../shared/messages';
 import type { SourceKind, SourceRequest } from '../shared/api';
 import { renderDemo } from '../dsp/demo';
 
@@ -76,9 +76,10 @@ export class AudioGraph {
   private sinkElement: HTMLAudioElement | null = null;
   private sinkDestination: IMediaStreamAudioDestinationNode<IAudioContext> | null = null;
   private demoBuffer: AudioBuffer | null = null;
-  private recordChunks: Float32Array[] = [];
+  private recordChunks: Float32Array[][] = [[], [], []];
   private recordWanted = 0;
-  private recordDone: ((chunks: Float32Array[]) => void) | null = null;
+  private recordDone: ((chunks: Float32Array[][]) => void) | null = null;
+  private recordWhich: RecordChannelIndex[] = [];
   private params: WorkletParams;
   kind: SourceKind | 'none' = 'none';
   sourceName = '';
@@ -98,7 +99,7 @@ export class AudioGraph {
       this.shared = null;
       this.stats = statsViews(new ArrayBuffer(STATS_BYTES));
     }
-    this.params = { mix: 0, masterGain: 0.8, dryGain: 1, dryDelaySamples: 0, wetStartQuanta: 0, recording: false };
+    this.params = { mix: 0, masterGain: 0.8, dryGain: 1, dryDelaySamples: 0, wetStartQuanta: 0, recording: false, recordChannels: 1 };
   }
 
   /** Loads the worklet and creates the io node; the wet pre-roll is fixed from here on. */
@@ -132,16 +133,16 @@ export class AudioGraph {
   private onWorklet(msg: FromWorklet): void {
     switch (msg.type) {
       case 'record': {
-        if (this.recordDone) this.recordChunks.push(msg.buffer.slice(0, msg.length));
-        const back: ToWorklet = { type: 'record-return', buffer: msg.buffer };
+        if (this.recordDone) this.recordChunks[msg.channel].push(msg.buffer.slice(0, msg.length));
+        const back: ToWorklet = { type: 'record-return', channel: msg.channel, buffer: msg.buffer };
         this.node?.port.postMessage(back, [msg.buffer.buffer]);
-        const have = this.recordChunks.reduce((n, c) => n + c.length, 0);
+        const have = Math.min(...this.recordWhich.map((c) => this.recordChunks[c].reduce((n, x) => n + x.length, 0)));
         if (this.recordDone && have >= this.recordWanted) {
           this.setParams({ recording: false });
           const done = this.recordDone;
           this.recordDone = null;
           done(this.recordChunks);
-          this.recordChunks = [];
+          this.recordChunks = [[], [], []];
         }
         break;
       }
@@ -180,6 +181,7 @@ export class AudioGraph {
       floats[FloatSlot.dryGain] = p.dryGain;
       Atomics.store(ints, Slot.dryDelaySamples, p.dryDelaySamples);
       Atomics.store(ints, Slot.wetStartQuanta, p.wetStartQuanta);
+      Atomics.store(ints, Slot.recordChannels, p.recordChannels);
       Atomics.store(ints, Slot.recording, p.recording ? 1 : 0);
     } else if (this.node) {
       const msg: ToWorklet = { type: 'params', params: p };
@@ -187,25 +189,31 @@ export class AudioGraph {
     }
   }
 
-  /** Records `seconds` of the output mix; resolves with the samples at the context rate. */
-  record(seconds: number): Promise<Float32Array> {
+  /**
+   * Records `seconds` of the chosen signals (the output mix, the wet solo stem, the raw input), all on
+   * the same render-quantum clock; resolves with one array per channel asked, at the context rate.
+   */
+  record(seconds: number, channels: RecordChannelIndex[] = [RecordChannel.mix]): Promise<Float32Array[]> {
     if (this.recordDone) return Promise.reject(new Error('a recording is already running'));
     const wanted = Math.round(seconds * this.context.sampleRate);
     this.recordWanted = wanted;
-    this.recordChunks = [];
+    this.recordChunks = [[], [], []];
+    this.recordWhich = [...channels];
     return new Promise((resolve) => {
       this.recordDone = (chunks) => {
-        const out = new Float32Array(wanted);
-        let o = 0;
-        for (const c of chunks) {
-          const n = Math.min(c.length, wanted - o);
-          out.set(c.subarray(0, n), o);
-          o += n;
-          if (o >= wanted) break;
-        }
-        resolve(out);
+        resolve(channels.map((c) => {
+          const out = new Float32Array(wanted);
+          let o = 0;
+          for (const x of chunks[c]) {
+            const n = Math.min(x.length, wanted - o);
+            out.set(x.subarray(0, n), o);
+            o += n;
+            if (o >= wanted) break;
+          }
+          return out;
+        }));
       };
-      this.setParams({ recording: true });
+      this.setParams({ recording: true, recordChannels: channels.reduce<number>((m, c) => m | (1 << c), 0) });
     });
   }
 

@@ -12,7 +12,7 @@
  */
 import { RingBuffer } from 'ringbuf.js';
 import { BATCH_POOL_SIZE, BATCH_SAMPLES, FloatSlot, QUANTUM_FRAMES, Slot, STATS_BYTES, WAKE_STRIDE_SAMPLES, statsViews } from '../shared/layout';
-import type { AudioPortMessage, FromWorklet, IoProcessorOptions, ToWorklet } from '../shared/messages';
+import { RecordChannel, type AudioPortMessage, type FromWorklet, type IoProcessorOptions, type ToWorklet } from '../shared/messages';
 
 /** Dry delay line length: 2^19 samples (5.4 s at 96 kHz), longer than any solo latency. */
 const DELAY_CAPACITY = 1 << 19;
@@ -98,7 +98,8 @@ class IoProcessor extends AudioWorkletProcessor {
   private readonly outputLengths: number[] = [];
   private outputOffset = 0;
   private recording = false;
-  private readonly recordSender: BatchSender;
+  /** One sender per RecordChannel (mix, wet, input). */
+  private readonly recordSenders: BatchSender[];
 
   constructor(options: { processorOptions?: unknown }) {
     super(options);
@@ -120,11 +121,11 @@ class IoProcessor extends AudioWorkletProcessor {
         return true;
       });
     }
-    this.recordSender = new BatchSender((buffer, length) => {
-      const msg: FromWorklet = { type: 'record', buffer, length };
+    this.recordSenders = [RecordChannel.mix, RecordChannel.wet, RecordChannel.input].map((channel) => new BatchSender((buffer, length) => {
+      const msg: FromWorklet = { type: 'record', channel, buffer, length };
       this.port.postMessage(msg, [buffer.buffer]);
       return true;
-    });
+    }));
     this.port.onmessage = (e: MessageEvent<ToWorklet>) => this.onControl(e.data);
   }
 
@@ -138,6 +139,7 @@ class IoProcessor extends AudioWorkletProcessor {
         this.ints[Slot.dryDelaySamples] = p.dryDelaySamples;
         this.ints[Slot.wetStartQuanta] = p.wetStartQuanta;
         this.ints[Slot.recording] = p.recording ? 1 : 0;
+        this.ints[Slot.recordChannels] = p.recordChannels;
         break;
       }
       case 'audio-port':
@@ -145,7 +147,7 @@ class IoProcessor extends AudioWorkletProcessor {
         this.audioPort.onmessage = (e: MessageEvent<AudioPortMessage>) => this.onAudio(e.data);
         break;
       case 'record-return':
-        this.recordSender.giveBack(msg.buffer);
+        this.recordSenders[msg.channel]?.giveBack(msg.buffer);
         break;
       default: {
         const never: never = msg;
@@ -319,8 +321,14 @@ class IoProcessor extends AudioWorkletProcessor {
     if (output) for (let c = 0; c < output.length; c++) output[c].set(out);
     // Recording: batches of the output mix, posted from the pool.
     const recording = ints[Slot.recording] === 1;
-    if (recording) this.recordSender.push(out);
-    else if (this.recording) this.recordSender.flush();
+    if (recording) {
+      const channels = ints[Slot.recordChannels];
+      if (channels & (1 << RecordChannel.mix)) this.recordSenders[RecordChannel.mix].push(out);
+      if (channels & (1 << RecordChannel.wet)) this.recordSenders[RecordChannel.wet].push(wet);
+      if (channels & (1 << RecordChannel.input)) this.recordSenders[RecordChannel.input].push(mono);
+    } else if (this.recording) {
+      for (const r of this.recordSenders) r.flush();
+    }
     this.recording = recording;
     // Meters.
     if (++this.meterCount >= METER_QUANTA) {
