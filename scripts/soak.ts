@@ -5,7 +5,8 @@
  * DevTools protocol; performance.memory too), the worker's tfjs tensor count (status().tensors,
  * when the engine reports it), the GPU textures the views own, overruns, underruns, and the frame
  * interval. Fails (exit 1) when a quantity grows without bound: a least-squares line over the
- * second half of the samples rising faster than its threshold per minute (below).
+ * second half of the samples rising faster than its threshold per minute (below) and by more than
+ * three standard errors of its slope; or when the booth tour stops advancing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +26,8 @@ const THRESHOLDS_PER_MIN = {
   frameMedianMs: 0.5,
   frameP95Ms: 5,
 } as const;
+/** A rise counts only when the slope exceeds this many of its standard errors. */
+const SIGNIFICANCE = 3;
 
 interface Sample {
   minute: number;
@@ -43,10 +46,10 @@ interface Sample {
   ready: boolean;
 }
 
-/** Slope of the least-squares line through (x, y). */
-export function slope(xs: number[], ys: number[]): number {
+/** Least-squares line through (x, y): its slope and the slope's standard error (Infinity below 3 points). */
+export function fitLine(xs: number[], ys: number[]): { slope: number; stdErr: number } {
   const n = xs.length;
-  if (n < 2) return 0;
+  if (n < 2) return { slope: 0, stdErr: Infinity };
   const mx = xs.reduce((a, b) => a + b, 0) / n;
   const my = ys.reduce((a, b) => a + b, 0) / n;
   let num = 0, den = 0;
@@ -54,7 +57,11 @@ export function slope(xs: number[], ys: number[]): number {
     num += (xs[i] - mx) * (ys[i] - my);
     den += (xs[i] - mx) ** 2;
   }
-  return den > 0 ? num / den : 0;
+  if (!(den > 0)) return { slope: 0, stdErr: Infinity };
+  const slope = num / den;
+  let rss = 0;
+  for (let i = 0; i < n; i++) rss += (ys[i] - (my + slope * (xs[i] - mx))) ** 2;
+  return { slope, stdErr: n > 2 ? Math.sqrt(rss / (n - 2) / den) : Infinity };
 }
 
 async function main(): Promise<void> {
@@ -122,14 +129,17 @@ async function main(): Promise<void> {
   const xs = half.map((s) => s.minute);
   const verdicts = (Object.keys(THRESHOLDS_PER_MIN) as (keyof typeof THRESHOLDS_PER_MIN)[]).map((key) => {
     const ys = half.map((s) => s[key]).filter((v): v is number => typeof v === 'number');
-    if (ys.length !== half.length || ys.length < 2) return { key, slopePerMin: null, limit: THRESHOLDS_PER_MIN[key], ok: true, note: 'not measured' };
-    const sl = slope(xs, ys);
-    return { key, slopePerMin: sl, limit: THRESHOLDS_PER_MIN[key], ok: sl <= THRESHOLDS_PER_MIN[key], note: '' };
+    if (ys.length !== half.length || ys.length < 2) return { key, slopePerMin: null, stdErr: null, limit: THRESHOLDS_PER_MIN[key], ok: true, note: 'not measured' };
+    const { slope, stdErr } = fitLine(xs, ys);
+    // Grows: faster than the limit, and by more than SIGNIFICANCE standard errors (noise on a busy
+    // machine, e.g. the p95 of frame intervals, is not growth; a steady leak has a small error).
+    const grows = slope > THRESHOLDS_PER_MIN[key] && (stdErr === Infinity ? ys.length === 2 : slope > SIGNIFICANCE * stdErr);
+    return { key, slopePerMin: slope, stdErr: Number.isFinite(stdErr) ? stdErr : null, limit: THRESHOLDS_PER_MIN[key], ok: !grows, note: '' };
   });
   const tourStalled = samples.length >= 2 && samples[samples.length - 1].tourSteps <= samples[Math.floor(samples.length / 2)].tourSteps && !!samples[0].tourSteps;
   const ok = verdicts.every((v) => v.ok) && !tourStalled && samples.length > 0 && samples[samples.length - 1].ready;
   console.log('\nrise per minute over the second half (limit):');
-  for (const v of verdicts) console.log(`  ${v.key.padEnd(22)} ${v.slopePerMin === null ? v.note : v.slopePerMin.toFixed(3)} (${v.limit}) ${v.ok ? 'ok' : 'GROWS'}`);
+  for (const v of verdicts) console.log(`  ${v.key.padEnd(22)} ${v.slopePerMin === null ? v.note : `${v.slopePerMin.toFixed(3)} ± ${v.stdErr === null ? '?' : v.stdErr.toFixed(3)}`} (limit ${v.limit}) ${v.ok ? 'ok' : 'GROWS'}`);
   if (tourStalled) console.log('  the booth tour stopped advancing');
   if (errors.length) console.log(`console errors (${errors.length}): ${errors.slice(0, 5).join(' | ')}`);
   mkdirSync(join(ROOT, 'test-results'), { recursive: true });

@@ -57,6 +57,10 @@ export class Controls {
   private model: ModelInfo | null = null;
   private lastEngineSelection = '';
   private pendingSelection = false;
+  private selectionSeq = 0;
+  /** The wanted selection has not reached the engine yet. */
+  private selectionDirty = false;
+  private lastReapplyMs = 0;
   private status: Status | null = null;
   private pollTimer = 0;
   private tourTimer = 0;
@@ -160,10 +164,10 @@ export class Controls {
     el.feature.addEventListener('change', () => this.setFeature(Number(el.feature.value)));
     el.method.addEventListener('change', () => this.setMethod(el.method.value as Settings['method']));
     el.colormap.addEventListener('change', () => this.setColormap(el.colormap.value as Settings['colormap']));
-    el.solo.addEventListener('change', () => void this.app.setSolo(el.solo.checked).catch((e: unknown) => this.fail('solo', e)));
-    el.soloMode.addEventListener('change', () => void this.app.setSoloMode(el.soloMode.value as 'solo' | 'mute').catch((e: unknown) => this.fail('solo mode', e)));
-    el.rectify.addEventListener('change', () => void this.app.setRectify(el.rectify.checked).catch((e: unknown) => this.fail('rectify', e)));
-    el.latencyMode.addEventListener('change', () => void this.app.setLatencyMode(el.latencyMode.value as 'exact' | 'low').catch((e: unknown) => this.fail('latency mode', e)));
+    el.solo.addEventListener('change', () => void this.engineCall('solo', () => this.app.setSolo(el.solo.checked)));
+    el.soloMode.addEventListener('change', () => void this.engineCall('solo mode', () => this.app.setSoloMode(el.soloMode.value as 'solo' | 'mute')));
+    el.rectify.addEventListener('change', () => void this.engineCall('rectify', () => this.app.setRectify(el.rectify.checked)));
+    el.latencyMode.addEventListener('change', () => void this.engineCall('latency mode', () => this.app.setLatencyMode(el.latencyMode.value as 'exact' | 'low')));
     el.backend.addEventListener('change', () => void this.app.setBackend(el.backend.value as BackendName).catch((e: unknown) => this.fail('backend', e)));
     el.model.addEventListener('change', () => {
       if (el.model.value) void this.app.loadModel(`models/${el.model.value}/`).catch(() => undefined);
@@ -189,6 +193,25 @@ export class Controls {
     console.warn(`Auralscope: ${what} failed:`, err instanceof Error ? err.message : String(err));
   }
 
+  /**
+   * Calls the engine; while the worker restarts (a crash, the watchdog) a call rejects, so it is
+   * retried every second, 10 times at most. Range errors are final. Resolves true on success.
+   */
+  private async engineCall(what: string, call: () => Promise<void>): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await call();
+        return true;
+      } catch (err) {
+        if (err instanceof RangeError || (err instanceof Error && err.name === 'RangeError') || attempt >= 9) {
+          this.fail(what, err);
+          return false;
+        }
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
   /** Sends the settings' selection to the engine (clamped to the running model). */
   private applySelection(): void {
     const model = this.model;
@@ -202,8 +225,14 @@ export class Controls {
     this.el.method.value = s.method;
     const sel: SelectionRequest = { layer: s.layer, feature: s.feature, method: s.method };
     this.pendingSelection = true;
-    void this.app.select(sel).catch((e: unknown) => this.fail('select', e)).finally(() => {
-      this.pendingSelection = false;
+    const seq = ++this.selectionSeq;
+    // A newer selection supersedes this one's retries.
+    this.selectionDirty = false;
+    void this.engineCall('select', () => (seq === this.selectionSeq ? this.app.select(sel) : Promise.resolve())).then((ok) => {
+      // Not applied (the worker was restarting for long): poll() sends it again once the engine runs.
+      if (seq === this.selectionSeq && !ok) this.selectionDirty = true;
+    }).finally(() => {
+      if (seq === this.selectionSeq) this.pendingSelection = false;
     });
     if (!this.tour.running) this.showCaption();
     this.save();
@@ -283,8 +312,8 @@ export class Controls {
   }
 
   private async toggleSolo(): Promise<void> {
-    const on = !(this.status?.solo.on ?? false);
-    await this.app.setSolo(on).catch((e: unknown) => this.fail('solo', e));
+    const on = !this.app.status().solo.on; // fresh: the poll may lag a toggle made a moment ago
+    await this.engineCall('solo', () => this.app.setSolo(on));
   }
 
   /** Records 10 s of the output to a WAV named with date, layer, feature and method. */
@@ -352,8 +381,8 @@ export class Controls {
       case 'layer': this.setLayer(Number(key) - 1); break;
       case 'solo': void this.toggleSolo(); break;
       case 'solo-mode': {
-        const mode = this.status?.solo.mode === 'mute' ? 'solo' : 'mute';
-        void this.app.setSoloMode(mode).catch((e: unknown) => this.fail('solo mode', e));
+        const mode = this.app.status().solo.mode === 'mute' ? 'solo' : 'mute';
+        void this.engineCall('solo mode', () => this.app.setSoloMode(mode));
         break;
       }
       case 'method': this.setMethod(METHOD_NAMES[(METHOD_NAMES.indexOf(this.settings.method) + 1) % METHOD_NAMES.length]); break;
@@ -425,10 +454,13 @@ export class Controls {
         if (this.booth && this.tour.running) this.tourStep();
       }
     }
-    // Follow selections made elsewhere (the scripting API) unless ours is in flight.
+    // Follow selections made elsewhere (the scripting API) unless ours is in flight or not yet applied.
     const es = s.selection;
     const key = es ? `${es.layer}/${es.feature}/${es.method}` : '';
-    if (es && key !== this.lastEngineSelection && !this.pendingSelection) {
+    if (this.selectionDirty && !this.pendingSelection && s.ready && model && performance.now() - this.lastReapplyMs > 2000) {
+      this.lastReapplyMs = performance.now();
+      this.applySelection();
+    } else if (es && key !== this.lastEngineSelection && !this.pendingSelection && !this.selectionDirty) {
       const mine = this.settings;
       if (es.layer !== mine.layer || es.feature !== mine.feature || es.method !== mine.method) {
         mine.layer = es.layer;
@@ -543,7 +575,7 @@ export class Controls {
     this.applySelection();
     this.tour.caption = featureCaption(model, layer, feature);
     this.showCaption(this.tour.caption);
-    if (!this.status?.solo.on) void this.app.setSolo(true).catch((err: unknown) => this.fail('solo', err));
+    if (!this.status?.solo.on) void this.engineCall('solo', () => this.app.setSolo(true));
   }
 
   /** The booth's answer to an input that stopped: the demo piece plays instead. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { browserSkipReason, DIST, launch, openApp, ROOT, serve, status, waitForStatus } from './harness';
+import { browserSkipReason, DIST, launch, multitone, openApp, ROOT, serve, status, waitForStatus, writeTempWav } from './harness';
 import { existsSync } from 'node:fs';
 import type { AuralscopeUi } from '../../src/ui/main';
 import { SHORTCUTS } from '../../src/ui/keys';
@@ -194,4 +194,40 @@ describe.skipIf(!!skip)('the instrument face (demo source, bundled model)', () =
   it('logs no console errors', () => {
     expect(errors).toEqual([]);
   });
+});
+
+describe.skipIf(!!skip)('the instrument face (WAV as the microphone)', () => {
+  let browser: Browser;
+  let server: Awaited<ReturnType<typeof serve>>;
+  let page: Page;
+  let errors: string[];
+
+  beforeAll(async () => {
+    mkdirSync(OUT, { recursive: true });
+    server = await serve({ isolated: true });
+    browser = await launch(writeTempWav('ui-mic.wav', multitone(11, 4, 44_100), 44_100));
+    ({ page, errors } = await openApp(browser, server.url, '?source=mic'));
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await waitForStatus(page, (s) => !!s.model && !!s.selection && s.source === 'mic', 60_000, 'the model to run on the microphone');
+    await waitFor(() => ui(page, (u) => u.tileCenter(0)), (c) => c !== null, 30_000, 'the feature grid to be drawn');
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('every view draws something (screenshots test-results/ui-mic-*.png), without console errors', async () => {
+    await new Promise((r) => setTimeout(r, 3000));
+    const rects = await ui(page, (u) => u.viewRects()) as Record<string, Rect>;
+    writeFileSync(join(OUT, 'ui-mic-face.png'), await page.screenshot());
+    for (const [name, r] of Object.entries(rects)) {
+      const png = await page.screenshot({ clip: { x: r.x, y: r.y, width: r.w, height: r.h } });
+      writeFileSync(join(OUT, `ui-mic-${name}.png`), png);
+      const { share, levels } = nonBackground(png);
+      console.log(`mic view ${name}: ${(share * 100).toFixed(1)}% of pixels differ from the background, ${levels} grey levels`);
+      expect(share, `${name} is blank`).toBeGreaterThan(0.03);
+      expect(levels, `${name} is flat`).toBeGreaterThan(4);
+    }
+    expect(errors).toEqual([]);
+  }, 60_000);
 });
