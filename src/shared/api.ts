@@ -172,6 +172,14 @@ export interface FrameSnapshot {
   predictions: { label: string; p: number }[] | null;
 }
 
+/** One backend's maps for the same seeded window. */
+export interface BackendMaps {
+  backend: string;
+  projection: Float32Array;
+  featureMap: Float32Array;
+  predictions: Float32Array;
+}
+
 /** The scripting API on window.auralscope. */
 export interface AuralscopeApi {
   status(): Status;
@@ -205,6 +213,8 @@ export interface AuralscopeApi {
   /** The on-screen log. */
   log(): LogEntry[];
   debug: {
+    /** Runs the current model on one seeded window on `backend` and returns the selection's maps (the live backend is kept). */
+    compareOn(backend: string, sel: SelectionRequest, seed: number): Promise<BackendMaps>;
     /** Records the output mix (left) and the raw mono input (right) on one clock: a stereo WAV, for latency measurements. */
     recordWithInput(seconds: number): Promise<Uint8Array>;
     /** Makes a fault happen for real so tests can prove the recovery. */
@@ -308,4 +318,6 @@ export interface EngineApi {
   dispose(): void;
   /** Debug: throws from the worker's event loop, as a real crash would. */
   crash(): void;
+  /** Debug: the selection's maps for one seeded window computed on `backend` (see AuralscopeApi.debug). */
+  compareOn(backend: string, sel: SelectionRequest, seed: number): Promise<BackendMaps>;
 }

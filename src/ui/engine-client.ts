@@ -5,7 +5,7 @@
 import { wrap, releaseProxy, transfer, type Remote } from 'comlink';
 import EngineWorker from '../worker/engine.worker.ts?worker';
 import AnalysisWorker from '../worker/analysis.worker.ts?worker';
-import type { BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
+import type { BackendMaps, BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
 import { createMailbox, MailboxReader, unpackFrame, type EngineFrame } from '../shared/frame';
 import { Slot } from '../shared/layout';
 import type { AudioGraph } from './audio-graph';
@@ -220,6 +220,11 @@ export class EngineClient {
       // The worker is gone; the error event or the watchdog restarts it.
     }
     return this.lastStats;
+  }
+
+  /** Debug: one seeded window on another backend. */
+  compareOn(backend: string, sel: SelectionRequest, seed: number): Promise<BackendMaps> {
+    return this.whileBusy(() => this.remote.compareOn(backend, sel, seed));
   }
 
   /** Debug: asks the worker to crash for real. */

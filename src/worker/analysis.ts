@@ -105,6 +105,11 @@ export class AnalysisStage {
     return new AnalysisStage(model, new Analyzer(model));
   }
 
+  /** Frequency bins of the model's input. */
+  get bins(): number {
+    return this.model.graph.bins;
+  }
+
   /** The current selection, as the API names it. */
   get selectionRequest(): SelectionRequest {
     const s = this.selection;
@@ -269,6 +274,34 @@ export class AnalysisService {
     const f = r.frame;
     const reply: AnalysisReply = { ...r, tensors: tf.memory().numTensors };
     return transfer(reply, [f.thumbnails.buffer, f.map.buffer, f.projection.buffer, f.predictions.buffer] as ArrayBuffer[]);
+  }
+
+  /**
+   * Debug: analyses one seeded window on `backend` (then returns to the backend in use) so tests can
+   * check that every backend computes the same maps.
+   */
+  async compareOn(backend: string, pageUrl: string, sel: SelectionRequest, seed: number): Promise<{ backend: string; projection: Float32Array; featureMap: Float32Array; predictions: Float32Array }> {
+    const stage = this.stage;
+    if (!stage) throw new Error('compareOn: no model is loaded yet');
+    useServedWasm(pageUrl);
+    const previous = tf.getBackend();
+    const keep = stage.selectionRequest;
+    await forceBackend(backend);
+    try {
+      const frames = stage.info.windowFrames, bins = stage.bins;
+      const mag = new Float32Array(frames * bins);
+      let s = seed >>> 0;
+      for (let i = 0; i < mag.length; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        mag[i] = 20 * (s / 4294967296) ** 4; // sparse-ish peaks, like a spectrogram
+      }
+      stage.select(sel);
+      const r = await stage.analyse(mag, 0, frames, bins);
+      return { backend: tf.getBackend(), projection: r.frame.projection, featureMap: r.frame.map, predictions: r.frame.predictions };
+    } finally {
+      stage.select(keep);
+      await tf.setBackend(previous);
+    }
   }
 
   /** Frees the model; the worker can then be terminated. */

@@ -9,7 +9,7 @@ import { LivePipeline } from './pipeline';
 import { transfer, wrap, type Remote } from 'comlink';
 import type { AnalysisService } from './analysis';
 import { windowStart } from '../model/graph';
-import type { BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, EngineTransport, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
+import type { BackendMaps, BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, EngineTransport, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
 import { BATCH_POOL_SIZE, BATCH_SAMPLES, RING_CAPACITY_SAMPLES, Slot, statsViews, type StatsViews } from '../shared/layout';
 import { MailboxWriter, packFrame, packedLength, type AnalysisFrame, type EngineFrame } from '../shared/frame';
 import type { AudioPortMessage } from '../shared/messages';
@@ -513,6 +513,11 @@ export class Engine implements EngineApi {
     this.analysis = null;
     this.io = null;
     this.pipeline = null;
+  }
+
+  async compareOn(backend: string, sel: SelectionRequest, seed: number): Promise<BackendMaps> {
+    const r = await this.requireAnalysis().compareOn(backend, this.requireConfig().pageUrl, sel, seed);
+    return transfer(r, [r.projection.buffer, r.featureMap.buffer, r.predictions.buffer] as ArrayBuffer[]);
   }
 
   crash(): void {

@@ -38,17 +38,27 @@ export class MaskStore {
    * frame `start`; columns t < start + frames - lookahead are stored (newest analysis wins).
    */
   store(start: number, frames: number, projection: Float32Array, lookahead: number): number {
-    let scale = 0;
-    for (let i = 0; i < projection.length; i++) if (projection[i] > scale) scale = projection[i];
+    // The projection's scale is arbitrary (it carries the activations' units): masks are stored
+    // divided by the window's largest |value|, so |X| x mask never exceeds |X| before level matching.
+    let peak = 0, top = 0;
+    for (let i = 0; i < projection.length; i++) {
+      const v = projection[i];
+      if (!Number.isFinite(v)) continue;
+      if (Math.abs(v) > peak) peak = Math.abs(v);
+      if (v > top) top = v;
+    }
+    const norm = peak > 0 ? 1 / peak : 0;
+    const scale = top * norm;
     const end = start + frames - lookahead;
     let stored = 0;
     for (let t = start; t < end; t++) {
       const slot = t % this.capacity;
       const src = (t - start) * this.bins;
-      let finite = true;
-      for (let k = 0; k < this.bins; k++) if (!Number.isFinite(projection[src + k])) finite = false;
-      if (finite) this.masks.set(projection.subarray(src, src + this.bins), slot * this.bins);
-      else this.masks.fill(0, slot * this.bins, (slot + 1) * this.bins);
+      const dst = slot * this.bins;
+      for (let k = 0; k < this.bins; k++) {
+        const v = projection[src + k] * norm;
+        this.masks[dst + k] = Number.isFinite(v) ? v : 0;
+      }
       this.frameOf[slot] = t;
       this.scaleOf[slot] = scale;
       stored++;
