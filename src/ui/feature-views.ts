@@ -395,7 +395,7 @@ export class PredictionsView {
     const labelW = this.rect.w * 0.4;
     shown.forEach((li, row) => {
       const y = this.rect.y + cap + row * rowH;
-      const t = new Text({ text: labels[li] ?? String(li), style: { ...labelStyle(this.fontSize), fill: 0xe8e6f0 } });
+      const t = new Text({ text: labels[li] ?? String(li), style: { ...labelStyle(Math.max(8, Math.min(this.fontSize, rowH * 0.8))), fill: 0xe8e6f0 } });
       t.anchor.set(1, 0.5);
       t.position.set(this.rect.x + labelW - 6, y + rowH / 2);
       const b = new Sprite(Texture.WHITE);
