@@ -180,6 +180,20 @@ export interface BackendMaps {
   predictions: Float32Array;
 }
 
+/** Per-run times of debug.benchOn on one backend, ms (one entry per timed analysis, after a warm-up). */
+export interface BackendBench {
+  /** The backend that ran (the forced one). */
+  backend: string;
+  /** Untimed first analysis (shader compilation on GPU backends), ms. */
+  warmUpMs: number;
+  /** Input scaling + forward + projection, until the kernels are queued (wasm/cpu: run), ms per run. */
+  computeMs: number[];
+  /** Reading the results back (GPU backends: waits for the queued kernels), ms per run. */
+  readbackMs: number[];
+  /** Whole analysis (compute + read-back), ms per run. */
+  totalMs: number[];
+}
+
 /** The scripting API on window.auralscope. */
 export interface AuralscopeApi {
   status(): Status;
@@ -215,6 +229,8 @@ export interface AuralscopeApi {
   debug: {
     /** Runs the current model on one seeded window on `backend` and returns the selection's maps (the live backend is kept). */
     compareOn(backend: string, sel: SelectionRequest, seed: number): Promise<BackendMaps>;
+    /** Times up to `hops` analyses (current selection) of one seeded window on `backend`, stopping after `maxMs`; the live backend is kept. */
+    benchOn(backend: string, hops: number, maxMs?: number): Promise<BackendBench>;
     /** Records the output mix (left) and the raw mono input (right) on one clock: a stereo WAV, for latency measurements. */
     recordWithInput(seconds: number): Promise<Uint8Array>;
     /** Makes a fault happen for real so tests can prove the recovery. */
@@ -320,4 +336,6 @@ export interface EngineApi {
   crash(): void;
   /** Debug: the selection's maps for one seeded window computed on `backend` (see AuralscopeApi.debug). */
   compareOn(backend: string, sel: SelectionRequest, seed: number): Promise<BackendMaps>;
+  /** Debug: per-run analysis times on `backend` (see AuralscopeApi.debug). */
+  benchOn(backend: string, hops: number, maxMs?: number): Promise<BackendBench>;
 }

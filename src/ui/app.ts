@@ -2,7 +2,7 @@
  * The application: owns the audio graph, the engine client and the stage, keeps the status and
  * the on-screen log, and implements the scripting API (window.auralscope).
  */
-import { METHOD_NAMES, type AuralscopeApi, type BackendMaps, type BackendName, type Capabilities, type EngineConfig, type EngineStats, type Fault, type FrameSnapshot, type LatencyMode, type LogEntry, type ModelInfo, type SelectionRequest, type SoloMode, type SourceRequest, type Status } from '../shared/api';
+import { METHOD_NAMES, type AuralscopeApi, type BackendBench, type BackendMaps, type BackendName, type Capabilities, type EngineConfig, type EngineStats, type Fault, type FrameSnapshot, type LatencyMode, type LogEntry, type ModelInfo, type SelectionRequest, type SoloMode, type SourceRequest, type Status } from '../shared/api';
 import { BATCH_SAMPLES, FloatSlot, QUANTUM_FRAMES, Slot } from '../shared/layout';
 import type { EngineFrame } from '../shared/frame';
 import { AudioGraph } from './audio-graph';
@@ -480,6 +480,7 @@ export class App implements AuralscopeApi {
 
   readonly debug = {
     compareOn: (backend: string, sel: SelectionRequest, seed: number): Promise<BackendMaps> => this.requireEngine().compareOn(backend, sel, seed),
+    benchOn: (backend: string, hops: number, maxMs?: number): Promise<BackendBench> => this.requireEngine().benchOn(backend, hops, maxMs),
     recordWithInput: async (seconds: number): Promise<Uint8Array> => {
       if (!(seconds > 0 && seconds <= 600)) throw new RangeError(`recordWithInput: expected seconds in (0, 600], got ${seconds}`);
       if (!this.graph) throw new Error('Auralscope is not started yet');

@@ -5,7 +5,7 @@
 import { wrap, releaseProxy, transfer, type Remote } from 'comlink';
 import EngineWorker from '../worker/engine.worker.ts?worker';
 import AnalysisWorker from '../worker/analysis.worker.ts?worker';
-import type { BackendMaps, BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
+import type { BackendBench, BackendMaps, BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
 import { createMailbox, MailboxReader, unpackFrame, type EngineFrame } from '../shared/frame';
 import { Slot } from '../shared/layout';
 import type { AudioGraph } from './audio-graph';
@@ -225,6 +225,11 @@ export class EngineClient {
   /** Debug: one seeded window on another backend. */
   compareOn(backend: string, sel: SelectionRequest, seed: number): Promise<BackendMaps> {
     return this.whileBusy(() => this.remote.compareOn(backend, sel, seed));
+  }
+
+  /** Debug: per-run analysis times on another backend. */
+  benchOn(backend: string, hops: number, maxMs?: number): Promise<BackendBench> {
+    return this.whileBusy(() => this.remote.benchOn(backend, hops, maxMs));
   }
 
   /** Debug: asks the worker to crash for real. */

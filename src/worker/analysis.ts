@@ -11,7 +11,7 @@ import { chooseBackend, forceBackend } from '../model/backend';
 import { minWindowFrames, tapGeometry, totalTimeStrideFrames } from '../model/graph';
 import { inputTensor, scaleMagnitudes } from '../model/input';
 import { loadModelFromUrl, type LoadedModel } from '../model/load';
-import { METHOD_NAMES, type BackendName, type ModelInfo, type SelectionRequest } from '../shared/api';
+import { METHOD_NAMES, type BackendBench, type BackendName, type ModelInfo, type SelectionRequest } from '../shared/api';
 import type { AnalysisFrame } from '../shared/frame';
 import { transfer } from 'comlink';
 
@@ -300,6 +300,42 @@ export class AnalysisService {
       return { backend: tf.getBackend(), projection: r.frame.projection, featureMap: r.frame.map, predictions: r.frame.predictions };
     } finally {
       stage.select(keep);
+      await tf.setBackend(previous);
+    }
+  }
+
+  /**
+   * Debug (npm run bench): times up to `hops` analyses of one seeded window with the current
+   * selection on `backend`, after one untimed warm-up, stopping once `maxMs` have passed (at least
+   * one timed run); then returns to the backend in use.
+   */
+  async benchOn(backend: string, pageUrl: string, hops: number, maxMs = 60_000): Promise<BackendBench> {
+    const stage = this.stage;
+    if (!stage) throw new Error('benchOn: no model is loaded yet');
+    if (!Number.isInteger(hops) || hops < 1 || hops > 10_000) throw new RangeError(`benchOn: expected hops in 1..10000, got ${hops}`);
+    useServedWasm(pageUrl);
+    const previous = tf.getBackend();
+    await forceBackend(backend);
+    try {
+      const frames = stage.info.windowFrames, bins = stage.bins;
+      const mag = new Float32Array(frames * bins);
+      let s = 4321;
+      for (let i = 0; i < mag.length; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        mag[i] = 20 * (s / 4294967296) ** 4;
+      }
+      const w0 = performance.now();
+      await stage.analyse(mag, 0, frames, bins);
+      const out: BackendBench = { backend: tf.getBackend(), warmUpMs: performance.now() - w0, computeMs: [], readbackMs: [], totalMs: [] };
+      const start = performance.now();
+      for (let i = 0; i < hops && (i === 0 || performance.now() - start < maxMs); i++) {
+        const r = await stage.analyse(mag, 0, frames, bins);
+        out.computeMs.push(r.computeMs);
+        out.readbackMs.push(r.readbackMs);
+        out.totalMs.push(r.computeMs + r.readbackMs);
+      }
+      return out;
+    } finally {
       await tf.setBackend(previous);
     }
   }

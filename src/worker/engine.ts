@@ -9,7 +9,7 @@ import { LivePipeline } from './pipeline';
 import { transfer, wrap, type Remote } from 'comlink';
 import type { AnalysisService } from './analysis';
 import { windowStart } from '../model/graph';
-import type { BackendMaps, BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, EngineTransport, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
+import type { BackendBench, BackendMaps, BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, EngineTransport, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
 import { BATCH_POOL_SIZE, BATCH_SAMPLES, RING_CAPACITY_SAMPLES, Slot, statsViews, type StatsViews } from '../shared/layout';
 import { MailboxWriter, packFrame, packedLength, type AnalysisFrame, type EngineFrame } from '../shared/frame';
 import type { AudioPortMessage } from '../shared/messages';
@@ -518,6 +518,10 @@ export class Engine implements EngineApi {
   async compareOn(backend: string, sel: SelectionRequest, seed: number): Promise<BackendMaps> {
     const r = await this.requireAnalysis().compareOn(backend, this.requireConfig().pageUrl, sel, seed);
     return transfer(r, [r.projection.buffer, r.featureMap.buffer, r.predictions.buffer] as ArrayBuffer[]);
+  }
+
+  benchOn(backend: string, hops: number, maxMs?: number): Promise<BackendBench> {
+    return this.requireAnalysis().benchOn(backend, this.requireConfig().pageUrl, hops, maxMs);
   }
 
   crash(): void {
