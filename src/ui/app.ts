@@ -453,9 +453,12 @@ export class App implements AuralscopeApi {
     this.graph?.setParams({ mix: x });
   }
 
+  /** Highest master gain setVolume applies (booth mode: 0.7). */
+  volumeCeiling = 1;
+
   setVolume(x: number): void {
     if (!(x >= 0 && x <= 1)) throw new RangeError(`setVolume: expected a number in [0, 1], got ${x}`);
-    this.graph?.setParams({ masterGain: x });
+    this.graph?.setParams({ masterGain: Math.min(x, this.volumeCeiling) });
   }
 
   setMonitor(on: boolean): void {

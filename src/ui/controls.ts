@@ -79,6 +79,7 @@ export class Controls {
     this.tour.seconds = this.settings.tourSeconds;
     if (booth) {
       document.body.classList.add('booth');
+      app.volumeCeiling = BOOTH_VOLUME_CEILING; // scripts too
       this.settings.volume = Math.min(this.settings.volume, BOOTH_VOLUME_CEILING);
       if (this.settings.mix === 0) this.settings.mix = 0.85;
       el.volume.max = String(BOOTH_VOLUME_CEILING);

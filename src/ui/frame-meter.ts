@@ -30,6 +30,13 @@ export class FrameMeter {
     this.lastMs = nowMs;
   }
 
+  /** Records a duration directly (e.g. the time a draw took), ms. */
+  record(durationMs: number): void {
+    this.ring[this.next] = durationMs;
+    this.next = (this.next + 1) % this.ring.length;
+    this.count = Math.min(this.count + 1, this.ring.length);
+  }
+
   /** Median / p95 interval over the window, ms, and the matching frames per second. */
   stats(): { medianMs: number; p95Ms: number; fps: number; frames: number } {
     const s = intervalStats(this.ring.subarray(0, this.count));

@@ -8,7 +8,7 @@ import type { Settings } from './settings';
 /** UI hooks for tests and the soak script (not part of the scripting API). */
 export interface AuralscopeUi {
   /** Frame interval of the render loop (requestAnimationFrame deltas), ms. */
-  frameStats(): { medianMs: number; p95Ms: number; fps: number; frames: number };
+  frameStats(): { medianMs: number; p95Ms: number; fps: number; frames: number; paintMedianMs: number; renderMedianMs: number };
   /** GPU textures the views own (heatmaps and colour maps). */
   textureCount(): number;
   /** Centre of a feature tile in page pixels, or null when not drawn. */
@@ -135,7 +135,7 @@ const controls = new Controls(app, {
 $('help-close').addEventListener('click', () => $('help-button').click());
 $('record').addEventListener('click', () => controls.record());
 window.auralscopeUi = {
-  frameStats: () => app.view?.frameStats() ?? { medianMs: 0, p95Ms: 0, fps: 0, frames: 0 },
+  frameStats: () => app.view?.frameStats() ?? { medianMs: 0, p95Ms: 0, fps: 0, frames: 0, paintMedianMs: 0, renderMedianMs: 0 },
   textureCount: () => app.view?.textureCount ?? 0,
   tileCenter: (k) => app.view?.tileCenter(k) ?? null,
   viewRects: () => app.view?.viewRects() ?? null,

@@ -54,6 +54,9 @@ export class Stage {
   private lastAnalysisMs = -1;
   private resizeObserver: ResizeObserver | null = null;
   private readonly meter = new FrameMeter(600);
+  /** Main-thread time of paint() (scaling data into the textures) and of render() (issuing the GPU work), ms. */
+  private readonly paintMs = new FrameMeter(600);
+  private readonly renderMs = new FrameMeter(600);
   private colormapName: ColormapName = 'magma';
   private model: ModelInfo | null = null;
   renderer = 'none';
@@ -108,7 +111,9 @@ export class Stage {
       this.meter.tick(performance.now());
       if (this.dirty && !this.rebuilding) {
         this.dirty = false;
+        const t = performance.now();
         app.render();
+        this.renderMs.record(performance.now() - t);
       }
     });
     this.layout();
@@ -175,6 +180,12 @@ export class Stage {
     const v = this.views;
     if (!v) return;
     this.dirty = true;
+    const t = performance.now();
+    this.paintViews(v, frame);
+    this.paintMs.record(performance.now() - t);
+  }
+
+  private paintViews(v: Views, frame: EngineFrame): void {
     v.spectrogram.draw(frame.spectrogram);
     const a = frame.analysis;
     if (a) {
@@ -225,8 +236,8 @@ export class Stage {
   }
 
   /** Frame interval of the render loop (requestAnimationFrame deltas through pixi's ticker). */
-  frameStats(): { medianMs: number; p95Ms: number; fps: number; frames: number } {
-    return this.meter.stats();
+  frameStats(): { medianMs: number; p95Ms: number; fps: number; frames: number; paintMedianMs: number; renderMedianMs: number } {
+    return { ...this.meter.stats(), paintMedianMs: this.paintMs.stats().medianMs, renderMedianMs: this.renderMs.stats().medianMs };
   }
 
   /** True when an analysis frame was drawn in the last two seconds. */

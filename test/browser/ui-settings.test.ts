@@ -76,6 +76,9 @@ describe('frame interval statistics', () => {
     expect(s.frames).toBe(10);
     expect(s.medianMs).toBe(16);
     expect(s.fps).toBeCloseTo(62.5, 9);
+    const d = new FrameMeter(4);
+    for (const ms of [9, 1, 5, 3, 7]) d.record(ms); // the last four: 1, 5, 3, 7
+    expect(d.stats().medianMs).toBe(4);
   });
 });
 
