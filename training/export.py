@@ -1,6 +1,6 @@
 """Export a trained run to a TensorFlow.js LayersModel + manifest + parity fixture.
 
-    /usr/bin/python3 training/export.py --run training/runs/cnn24 --id auralscope-cnn24 \
+    /usr/bin/python3 training/export.py --run training/runs/cnn16-16-32-64-64 --id auralscope-cnn16-16-32-64-64 \
         --models models --fixtures test/fixtures/model-parity
 
 Writes <models>/<id>/model.json (format 'layers-model', Keras functional config, stock layers

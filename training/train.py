@@ -1,7 +1,7 @@
 """Train the paper's network (5 x [conv3x3, ReLU, maxpool 2x2], GAP, dense, sigmoid) on the
 rendered clips; early stopping on validation mean ROC-AUC.
 
-    nice -n 10 /usr/bin/python3 training/train.py --data training/data --run training/runs/cnn24 \
+    nice -n 10 /usr/bin/python3 training/train.py --data training/data --run training/runs/cnn16 \
         --channels 16 --epochs 8
 
 Writes <run>/best.pt (state dict with batch-norm, folded at export), <run>/metrics.json and

@@ -2,7 +2,7 @@
 # One command for the bundled model: check tools, render data, train, evaluate, export.
 #   npm run train            full run (about 10,000 + 1,000 + 800 clips, then training)
 #   npm run train -- --tiny  smoke config (a few dozen clips, one epoch) into a temp folder
-# Environment overrides: CHANNELS (default 16), EPOCHS (12), EVALS (per epoch, 2), THREADS (2),
+# Environment overrides: CHANNELS (default 16-16-32-64-64; uniform e.g. 16), EPOCHS (4), EVALS (per epoch, 2), THREADS (2),
 # MAX_MINUTES (0 = no limit), DATA, RUNS, OUT_MODELS, OUT_FIXTURES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,7 @@ command -v fluidsynth >/dev/null || fail "fluidsynth not found: install the Debi
 [ -f "$FLUID_SF" ] || fail "soundfont $FLUID_SF not found: install the Debian package fluid-soundfont-gm"
 [ -f "$TIM_SF" ] || fail "soundfont $TIM_SF not found: install the Debian package timgm6mb-soundfont"
 
-CHANNELS=${CHANNELS:-16}
+CHANNELS=${CHANNELS:-16-16-32-64-64}
 if [ "$TINY" = 1 ]; then
   WORK=${WORK:-$(mktemp -d -t auralscope-tiny-XXXXXX)}
   DATA=${DATA:-$WORK/data}; RUNS=${RUNS:-$WORK/runs}
@@ -38,7 +38,7 @@ else
   DATA=${DATA:-training/data}; RUNS=${RUNS:-training/runs}
   OUT_MODELS=${OUT_MODELS:-models}; OUT_FIXTURES=${OUT_FIXTURES:-test/fixtures/model-parity}
   N_TRAIN=10000; N_VAL=1000; N_TEST=800; CHUNK=40; JOBS=2
-  EPOCHS=${EPOCHS:-12}; MODEL_ID=auralscope-cnn$CHANNELS
+  EPOCHS=${EPOCHS:-4}; MODEL_ID=auralscope-cnn$CHANNELS
   TRAIN_ARGS=(--batch 32 --threads "${THREADS:-2}" --evals-per-epoch "${EVALS:-2}" --max-minutes "${MAX_MINUTES:-0}")
 fi
 RUN=$RUNS/cnn$CHANNELS
@@ -58,5 +58,5 @@ gen train "$N_TRAIN" 1 "$FLUID_SF"
 
 nice -n 10 "$PY" training/train.py --data "$DATA" --run "$RUN" --channels "$CHANNELS" --epochs "$EPOCHS" "${TRAIN_ARGS[@]}"
 "$PY" training/export.py --run "$RUN" --id "$MODEL_ID" --models "$OUT_MODELS" --fixtures "$OUT_FIXTURES" \
-  --data "$DATA" --command "npm run train$([ "$TINY" = 1 ] && echo ' -- --tiny' || true)"
+  --data "$DATA" --command "$(env | grep -E '^(CHANNELS|EPOCHS|EVALS|THREADS|MAX_MINUTES)=' | sort | tr '\n' ' ')npm run train$([ "$TINY" = 1 ] && echo ' -- --tiny' || true)"
 echo "train.sh: done: $OUT_MODELS/$MODEL_ID"
