@@ -216,6 +216,8 @@ export interface AuralscopeApi {
   select(sel: SelectionRequest): Promise<void>;
   /** Loads a model folder by URL (model.json + manifest.json); on failure the previous model keeps running. */
   loadModel(baseUrl: string): Promise<ModelInfo>;
+  /** Loads a model from files the user picked (model.json, manifest.json and the weight shards, matched by name). */
+  loadModelFiles(files: { name: string; bytes: ArrayBuffer }[]): Promise<ModelInfo>;
   /** Forces a tfjs backend, or 'auto'. */
   setBackend(name: BackendName): Promise<void>;
   /** Solos the current selection (mixes its auralisation in place of the identity resynthesis). */
@@ -323,6 +325,8 @@ export interface EngineApi {
   stats(): EngineStats;
   /** Loads and validates a model folder by URL; warms it up. The previous model runs until the new one is ready. */
   loadModel(baseUrl: string, backend: BackendName): Promise<ModelInfo>;
+  /** The same from user-picked files (file name -> bytes). */
+  loadModelFiles(files: Record<string, ArrayBuffer>, backend: BackendName): Promise<ModelInfo>;
   setBackend(name: BackendName): Promise<string>;
   /** Rejects with a RangeError, changing nothing, when out of range. */
   select(sel: SelectionRequest): Promise<void>;

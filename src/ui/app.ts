@@ -408,6 +408,18 @@ export class App implements AuralscopeApi {
     }
   }
 
+  async loadModelFiles(files: { name: string; bytes: ArrayBuffer }[]): Promise<ModelInfo> {
+    const names = files.map((f) => f.name).join(', ');
+    try {
+      const info = await this.requireEngine().loadModelFiles(Object.fromEntries(files.map((f) => [f.name.split(/[\\/]/).pop() ?? f.name, f.bytes])));
+      this.info(`Model: ${info.name} from picked files (${names})`);
+      return info;
+    } catch (err) {
+      this.error(`The picked model files (${names}) were not loaded: ${err instanceof Error ? err.message : String(err)}. The previous model keeps running.`);
+      throw err;
+    }
+  }
+
   async setBackend(name: BackendName): Promise<void> {
     const used = await this.requireEngine().setBackend(name);
     this.info(`Backend: ${used}`);

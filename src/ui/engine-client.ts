@@ -23,6 +23,8 @@ export interface EngineEvents {
 /** What a restarted worker must be given again. */
 interface Replay {
   modelUrl: string | null;
+  /** Picked model files (copied on every send: structured clone, not transfer). */
+  modelFiles: Record<string, ArrayBuffer> | null;
   backend: BackendName;
   selection: SelectionRequest | null;
   solo: boolean;
@@ -32,7 +34,7 @@ interface Replay {
 }
 
 export class EngineClient {
-  private readonly replay: Replay = { modelUrl: null, backend: 'auto', selection: null, solo: false, soloMode: 'solo', rectify: false, latencyMode: 'exact' };
+  private readonly replay: Replay = { modelUrl: null, modelFiles: null, backend: 'auto', selection: null, solo: false, soloMode: 'solo', rectify: false, latencyMode: 'exact' };
   private worker: Worker | null = null;
   private analysisWorker: Worker | null = null;
   private api: Remote<EngineApi> | null = null;
@@ -102,9 +104,9 @@ export class EngineClient {
   /** Gives a (re)started worker the model, backend, selection and solo settings it had. */
   private async applyReplay(api: Remote<EngineApi>): Promise<void> {
     const r = this.replay;
-    if (r.modelUrl) {
-      const url = r.modelUrl;
-      await this.whileBusy(() => api.loadModel(url, r.backend));
+    if (r.modelUrl || r.modelFiles) {
+      const url = r.modelUrl, files = r.modelFiles;
+      await this.whileBusy(() => (url ? api.loadModel(url, r.backend) : api.loadModelFiles(files!, r.backend)));
       if (r.selection) await api.select(r.selection);
     }
     await api.setSoloMode(r.soloMode);
@@ -129,10 +131,20 @@ export class EngineClient {
     }
   }
 
+  /** Loads a model from picked files; remembered (a copy) for restarts once it loaded. */
+  async loadModelFiles(files: Record<string, ArrayBuffer>): Promise<ModelInfo> {
+    const info = await this.whileBusy(() => this.remote.loadModelFiles(files, this.replay.backend));
+    this.replay.modelUrl = null;
+    this.replay.modelFiles = files;
+    this.replay.selection = null;
+    return info;
+  }
+
   /** Loads a model folder; remembered for restarts only once it loaded. */
   async loadModel(baseUrl: string): Promise<ModelInfo> {
     const info = await this.whileBusy(() => this.remote.loadModel(baseUrl, this.replay.backend));
     this.replay.modelUrl = baseUrl;
+    this.replay.modelFiles = null;
     this.replay.selection = null;
     return info;
   }

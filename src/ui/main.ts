@@ -54,6 +54,15 @@ const loopBox = $<HTMLInputElement>('loop');
 const seek = $<HTMLInputElement>('seek');
 const sinkWrap = $('sink-wrap');
 const sinkSel = $<HTMLSelectElement>('sink');
+const modelFiles = $<HTMLInputElement>('model-files');
+modelFiles.addEventListener('change', () => {
+  const picked = Array.from(modelFiles.files ?? []);
+  if (picked.length === 0) return;
+  void Promise.all(picked.map(async (f) => ({ name: f.name, bytes: await f.arrayBuffer() })))
+    .then((files) => app.loadModelFiles(files))
+    .catch(() => undefined) // the app shows the reason and keeps the previous model
+    .finally(() => (modelFiles.value = ''));
+});
 let fileUrl: string | null = null;
 
 /** Fills the input and output pickers (labels appear only after microphone permission). */

@@ -10,7 +10,7 @@ import { Analyzer, disposeAnalysis, type AnalysisTensors, type Selection } from 
 import { chooseBackend, forceBackend } from '../model/backend';
 import { minWindowFrames, tapGeometry, totalTimeStrideFrames } from '../model/graph';
 import { inputTensor, scaleMagnitudes } from '../model/input';
-import { loadModelFromUrl, type LoadedModel } from '../model/load';
+import { loadModelFromFiles, loadModelFromUrl, type LoadedModel } from '../model/load';
 import { METHOD_NAMES, type BackendBench, type BackendName, type ModelInfo, type SelectionRequest } from '../shared/api';
 import type { AnalysisFrame } from '../shared/frame';
 import { transfer } from 'comlink';
@@ -102,6 +102,12 @@ export class AnalysisStage {
   /** Loads a model folder (URL relative to the page), validated and warmed up on the current backend. */
   static async load(baseUrl: string, pageUrl: string): Promise<AnalysisStage> {
     const model = await loadModelFromUrl(new URL(baseUrl, pageUrl).href);
+    return new AnalysisStage(model, new Analyzer(model));
+  }
+
+  /** Loads a model from user-picked files (name -> bytes), validated and warmed up. */
+  static async loadFiles(files: Record<string, ArrayBuffer>): Promise<AnalysisStage> {
+    const model = await loadModelFromFiles(new Map(Object.entries(files)));
     return new AnalysisStage(model, new Analyzer(model));
   }
 
@@ -234,11 +240,20 @@ export class AnalysisService {
 
   /** Loads a model; the previous one runs until the new one is ready. Returns its info and the backend. */
   async load(baseUrl: string, pageUrl: string, backend: BackendName): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
+    return this.swapIn(() => AnalysisStage.load(baseUrl, pageUrl), pageUrl, backend);
+  }
+
+  /** The same from user-picked files. */
+  async loadFiles(files: Record<string, ArrayBuffer>, pageUrl: string, backend: BackendName): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
+    return this.swapIn(() => AnalysisStage.loadFiles(files), pageUrl, backend);
+  }
+
+  private async swapIn(make: () => Promise<AnalysisStage>, pageUrl: string, backend: BackendName): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
     if (!this.backendChosen) {
       // Load on wasm (fast and everywhere), then let the benchmark pick with the real model.
       this.backend = await pickBackend('wasm', pageUrl, async () => 0).catch(() => pickBackend('cpu', pageUrl, async () => 0));
     }
-    const next = await AnalysisStage.load(baseUrl, pageUrl);
+    const next = await make();
     if (!this.backendChosen) {
       try {
         this.backend = await pickBackend(backend, pageUrl, () => next.benchOnce());

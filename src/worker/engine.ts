@@ -386,10 +386,20 @@ export class Engine implements EngineApi {
   private modelUrl: string | null = null;
 
   async loadModel(baseUrl: string, backend: BackendName): Promise<ModelInfo> {
-    const r = await this.requireAnalysis().load(baseUrl, this.requireConfig().pageUrl, backend);
+    const info = await this.useModel(await this.requireAnalysis().load(baseUrl, this.requireConfig().pageUrl, backend));
+    this.modelUrl = baseUrl;
+    return info;
+  }
+
+  async loadModelFiles(files: Record<string, ArrayBuffer>, backend: BackendName): Promise<ModelInfo> {
+    const info = await this.useModel(await this.requireAnalysis().loadFiles(files, this.requireConfig().pageUrl, backend));
+    this.modelUrl = null; // a backend failure cannot reload picked files: the notice says so
+    return info;
+  }
+
+  private async useModel(r: { info: ModelInfo; backend: { name: string; reason: string } }): Promise<ModelInfo> {
     this.backend = r.backend;
     this.model = r.info;
-    this.modelUrl = baseUrl;
     this.selection = await this.requireAnalysis().select({ layer: Math.min(1, r.info.layers.length - 1), feature: 0, method: 'deconvnet' });
     this.pipeline?.synth.reset();
     this.updateSynth();

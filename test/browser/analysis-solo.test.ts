@@ -8,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { browserSkipReason, launch, openApp, serve, status, waitForStatus, writeTempWav } from './harness';
 import { decodeWav } from '../../src/dsp/wav';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fixtureFiles, makeFixture, paperSpec } from '../fixtures/fixture-net/make';
 import type { AuralscopeApi, BackendMaps, SelectionRequest } from '../../src/shared/api';
 
@@ -115,6 +118,22 @@ describe.skipIf(!!skip)('analysis and solo in Chromium (fixture network, click t
     expect(s.backend).toBe('wasm');
     expect(s.backendReason).toMatch(/webgpu \(software adapter/);
     expect(s.tensors).toBeGreaterThan(0);
+  });
+
+  it('a model picked as files loads through the file input (and a bad set is refused, the model kept)', async () => {
+    const files = fixtureFiles(await makeFixture({ ...paperSpec(8, 21), id: 'paper8' }));
+    const dir = mkdtempSync(join(tmpdir(), 'auralscope-model-'));
+    const paths = [...files].map(([name, bytes]) => {
+      writeFileSync(join(dir, name), new Uint8Array(bytes));
+      return join(dir, name);
+    });
+    await page.locator('#model-files').setInputFiles(paths.filter((p) => !p.endsWith('.bin')));
+    await waitForStatus(page, (s) => /were not loaded/.test(s.message), 20_000, 'the refusal of files without weights');
+    expect((await status(page)).message).toMatch(/weights/);
+    expect((await status(page)).model?.id).toBe('paper8');
+    await page.locator('#model-files').setInputFiles(paths);
+    await page.waitForFunction(() => (window as unknown as Win).auralscope.log().some((e) => /from picked files/.test(e.text)), null, { timeout: 20_000 });
+    expect((await status(page)).model?.id).toBe('paper8');
   });
 
   it('a selection out of range is refused and changes nothing', async () => {
