@@ -41,7 +41,7 @@ describe.skipIf(!!skip)('auralisation with the bundled model', () => {
     const analyzer = new Analyzer(model);
     const input = inputTensor(scaleMagnitudes(frames, scaling), W, bins);
     // The layer-3 feature with the strongest projection of this excerpt.
-    let mask = new Float32Array(0), best = -1, feature = -1;
+    let mask: Float32Array = new Float32Array(0), best = -1, feature = -1;
     for (let k = 0; k < model.manifest.taps[2].channels; k += 4) {
       const r = await analyzer.analyse(input, { layer: 2, feature: k, method: 'deconvnet' });
       const e = r.projection.reduce((a, v) => a + v * v, 0);
