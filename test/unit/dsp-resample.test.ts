@@ -1,18 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { snrDb } from '../../src/dsp/level';
 import { StreamResampler } from '../../src/dsp/resample';
+import { mulberry32 } from '../fixtures/fixture-net/make';
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+const rng = mulberry32;
 
 function sine(freqHz: number, rateHz: number, length: number, amplitude: number, delaySamples = 0): Float32Array {
   const x = new Float32Array(length);

@@ -4,18 +4,10 @@ import { istft, IstftSynth, overlapAddInverseNorm } from '../../src/dsp/istft';
 import { snrDb } from '../../src/dsp/level';
 import { stft, StftAnalyzer, stftFrameCount, type StftConfig } from '../../src/dsp/stft';
 import { hannPeriodic } from '../../src/dsp/window';
+import { mulberry32 } from '../fixtures/fixture-net/make';
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function noise(length: number, seed: number): Float32Array {
   const r = rng(seed);

@@ -1,18 +1,10 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { createAudioRing, openAudioRing } from '../../src/dsp/ring';
+import { mulberry32 } from '../fixtures/fixture-net/make';
 
-/** Deterministic PRNG (mulberry32), the same as in ring-worker.mjs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+const rng = mulberry32;
 
 /** Checks that values arrive as 0, 1, 2, ... (mod 2^24): reports the first lost, duplicated or reordered value. */
 class SequenceVerifier {
