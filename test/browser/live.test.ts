@@ -126,7 +126,12 @@ describe.skipIf(!!skip)('live loop in Chromium (WAV as microphone, isolated)', (
     await new Promise((r) => setTimeout(r, 20_000));
     const after = await status(page);
     console.log(`after 20 s: hop ${after.timing.hopMs.toFixed(2)} ms (p95 ${after.timing.hopP95Ms.toFixed(2)}), ring in ${after.ring.captureFill}, out ${after.ring.outputFill}, hops ${after.counters.hopsAnalysed}, dropped ${after.counters.droppedHops}, mic->screen ${after.latencyMs.micToScreen.toFixed(1)} ms, dry delay ${after.latencyMs.dryDelay.toFixed(1)} ms`);
-    expect(after.counters.hopsAnalysed - before.counters.hopsAnalysed).toBeGreaterThan(300);
+    // Every hop group of 20 s (about 430) was either analysed and published or, while the model
+    // was still busy with an older one, dropped (never queued): audio never waits for the model.
+    const published = after.counters.hopsAnalysed - before.counters.hopsAnalysed;
+    const handled = published + after.counters.droppedHops - before.counters.droppedHops;
+    expect(handled).toBeGreaterThan(380);
+    expect(published).toBeGreaterThan(40);
     expect(after.counters.captureOverruns).toBe(0);
     expect(after.counters.playbackUnderruns).toBe(0);
     expect(errors).toEqual([]);
