@@ -123,6 +123,24 @@ describe('live synthesis', () => {
     p.dispose();
   });
 
+  it('level matching: a feature carrying part of the input is brought to the input\'s level (within 3 dB over 1-s windows)', async () => {
+    const p = await LivePipeline.create(CONFIG);
+    p.settings = { solo: true, mode: 'solo', rectify: false };
+    p.synth.delayFrames = 6;
+    const x = multitone(8, 5);
+    // The mask passes bins 40-119 at 0.3 (a quiet feature, well below the input's level).
+    const y = run(p, x, (q) => storeMask(q, (k) => (k >= 40 && k < 120 ? 0.3 : 0)));
+    const lag = (6 * 256 * RATE) / 11_025;
+    const rmsDb = (a: Float32Array) => 10 * Math.log10(a.reduce((s, v) => s + v * v, 0) / a.length);
+    for (let sec = 3; sec < 7; sec++) {
+      const from = sec * RATE;
+      const diff = rmsDb(y.subarray(from + lag, from + lag + RATE)) - rmsDb(x.subarray(from, from + RATE));
+      console.log(`level matching, second ${sec}: solo - input ${diff.toFixed(2)} dB`);
+      expect(Math.abs(diff)).toBeLessThanOrEqual(3);
+    }
+    p.dispose();
+  });
+
   it('silence in gives silence out, and non-finite masks give no NaN or Inf', async () => {
     const p = await LivePipeline.create(CONFIG);
     p.settings = { solo: true, mode: 'solo', rectify: false };
