@@ -26,6 +26,7 @@ import type { ModelManifest } from '../shared/manifest';
 import { blit, drawText, encodePng, gridLayout, raster, spectrogramRaster } from './atlas-image';
 import { readAnalysisSignal } from './audio-input';
 import { defaultModelDir, UsageError } from './explain';
+import { runCommand } from './command';
 
 /** Help text of the atlas command. */
 export const ATLAS_USAGE = `usage: npm run cli -- atlas <song.wav>... --out DIR [--layers 1-5] [--features all|LIST] [--model DIR]
@@ -478,24 +479,14 @@ features(); show();
 
 /** The atlas command: parses argv, runs, prints errors; returns the exit code. */
 export async function runAtlas(argv: string[]): Promise<number> {
-  let opts: AtlasOptions;
-  try {
-    opts = parseAtlasArgs(argv);
-  } catch (e) {
-    console.error(`atlas: ${(e as Error).message}\n\n${ATLAS_USAGE}`);
-    return 2;
-  }
-  try {
+  return runCommand('atlas', ATLAS_USAGE, argv, parseAtlasArgs, async (opts) => {
     const tty = process.stderr.isTTY;
     const index = await atlas(opts, (line, same) => {
       if (same && tty) process.stderr.write(`\r${line}`);
       else if (!same) process.stderr.write(`${tty ? '\n' : ''}${line}\n`);
     });
     return index.songs.length > 0 ? 0 : 1;
-  } catch (e) {
-    console.error(`atlas: ${(e as Error).message}${e instanceof UsageError ? `\n\n${ATLAS_USAGE}` : ''}`);
-    return e instanceof UsageError ? 2 : 1;
-  }
+  });
 }
 
 /**

@@ -17,6 +17,7 @@ import { inputTensor, scaleMagnitudes } from '../model/input';
 import { loadModelFromDir } from '../model/node-io';
 import { magnitudeFrames, projectFile, readAnalysisSignal } from './audio-input';
 import { defaultModelDir, UsageError } from './explain';
+import { runCommand } from './command';
 
 /** Help text of the auralise command. */
 export const AURALISE_USAGE = `usage: npm run cli -- auralise <audio.wav> --layer L --feature k [--method deconvnet|saliency|guided|gradcam]
@@ -137,18 +138,8 @@ export async function auralise(opts: AuraliseOptions, log: (line: string) => voi
 
 /** The auralise command: parses argv, runs, prints errors; returns the exit code. */
 export async function runAuralise(argv: string[]): Promise<number> {
-  let opts: AuraliseOptions;
-  try {
-    opts = parseAuraliseArgs(argv);
-  } catch (e) {
-    console.error(`auralise: ${(e as Error).message}\n\n${AURALISE_USAGE}`);
-    return 2;
-  }
-  try {
+  return runCommand('auralise', AURALISE_USAGE, argv, parseAuraliseArgs, async (opts) => {
     await auralise(opts, (line) => console.error(line));
     return 0;
-  } catch (e) {
-    console.error(`auralise: ${(e as Error).message}${e instanceof UsageError ? `\n\n${AURALISE_USAGE}` : ''}`);
-    return e instanceof UsageError ? 2 : 1;
-  }
+  });
 }

@@ -15,6 +15,7 @@ import { axisField, tapGeometry, totalTimeStrideFrames, windowStart } from '../m
 import { inputTensor, scaleMagnitudes } from '../model/input';
 import { loadModelFromDir } from '../model/node-io';
 import { magnitudeFrames, readAnalysisSignal } from './audio-input';
+import { runCommand } from './command';
 
 /** Help text of the explain command. */
 export const EXPLAIN_USAGE = `usage: npm run cli -- explain <audio.wav> --layer L --feature k --method deconvnet|saliency|guided|gradcam
@@ -273,18 +274,8 @@ export async function explain(opts: ExplainOptions, log: (line: string) => void 
 
 /** The explain command: parses argv, runs, prints errors; returns the exit code. */
 export async function runExplain(argv: string[]): Promise<number> {
-  let opts: ExplainOptions;
-  try {
-    opts = parseExplainArgs(argv);
-  } catch (e) {
-    console.error(`explain: ${(e as Error).message}\n\n${EXPLAIN_USAGE}`);
-    return 2;
-  }
-  try {
+  return runCommand('explain', EXPLAIN_USAGE, argv, parseExplainArgs, async (opts) => {
     await explain(opts, (line) => console.error(line));
     return 0;
-  } catch (e) {
-    console.error(`explain: ${(e as Error).message}${e instanceof UsageError ? `\n\n${EXPLAIN_USAGE}` : ''}`);
-    return e instanceof UsageError ? 2 : 1;
-  }
+  });
 }
