@@ -25,8 +25,8 @@ import { loadModelFromDir } from '../model/node-io';
 import type { ModelManifest } from '../shared/manifest';
 import { blit, drawText, encodePng, gridLayout, raster, spectrogramRaster } from './atlas-image';
 import { readAnalysisSignal } from './audio-input';
-import { defaultModelDir, UsageError } from './explain';
-import { runCommand } from './command';
+import { defaultModelDir } from './explain';
+import { runCommand, UsageError } from './command';
 
 /** Help text of the atlas command. */
 export const ATLAS_USAGE = `usage: npm run cli -- atlas <song.wav>... --out DIR [--layers 1-5] [--features all|LIST] [--model DIR]

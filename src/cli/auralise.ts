@@ -16,8 +16,8 @@ import { axisField, totalTimeStrideFrames } from '../model/graph';
 import { inputTensor, scaleMagnitudes } from '../model/input';
 import { loadModelFromDir } from '../model/node-io';
 import { magnitudeFrames, projectFile, readAnalysisSignal } from './audio-input';
-import { defaultModelDir, UsageError } from './explain';
-import { runCommand } from './command';
+import { defaultModelDir } from './explain';
+import { intArg, runCommand, UsageError } from './command';
 
 /** Help text of the auralise command. */
 export const AURALISE_USAGE = `usage: npm run cli -- auralise <audio.wav> --layer L --feature k [--method deconvnet|saliency|guided|gradcam]
@@ -46,11 +46,6 @@ export interface AuraliseOptions {
   outPath: string;
 }
 
-function intArg(v: string | undefined, name: string, min: number): number {
-  const n = Number(v);
-  if (v === undefined || !Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got ${v === undefined ? 'nothing' : `'${v}'`}`);
-  return n;
-}
 
 /** Parses `auralise` arguments (without the command name). */
 export function parseAuraliseArgs(argv: string[]): AuraliseOptions {

@@ -1,5 +1,16 @@
 /** The shared shape of a CLI command: parse argv, run, map errors to exit codes and messages. */
-import { UsageError } from './explain';
+/** A mistake in the command line: printed with the usage, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** An integer option >= min; a UsageError naming the option otherwise. */
+export function intArg(v: string | undefined, name: string, min: number): number {
+  if (v === undefined) throw new UsageError(`--${name}: expected an integer >= ${min}, got nothing`);
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got '${v}'`);
+  return n;
+}
 
 /**
  * Runs one command: a parse error prints the message and the usage (exit 2); a UsageError while

@@ -15,7 +15,7 @@ import { axisField, tapGeometry, totalTimeStrideFrames, windowStart } from '../m
 import { inputTensor, scaleMagnitudes } from '../model/input';
 import { loadModelFromDir } from '../model/node-io';
 import { magnitudeFrames, readAnalysisSignal } from './audio-input';
-import { runCommand } from './command';
+import { intArg, runCommand, UsageError } from './command';
 
 /** Help text of the explain command. */
 export const EXPLAIN_USAGE = `usage: npm run cli -- explain <audio.wav> --layer L --feature k --method deconvnet|saliency|guided|gradcam
@@ -51,16 +51,6 @@ export interface ExplainOptions {
 }
 
 /** A command-line mistake: print it with the usage. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-function intArg(v: string | undefined, name: string, min: number): number {
-  if (v === undefined) throw new UsageError(`--${name}: expected an integer >= ${min}, got nothing`);
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got '${v}'`);
-  return n;
-}
 
 /** Parses `explain` arguments (without the command name). */
 export function parseExplainArgs(argv: string[]): ExplainOptions {

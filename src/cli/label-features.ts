@@ -14,7 +14,8 @@ import { analyseFeatures } from '../model/features';
 import type { FeatureReport, ProbeInput } from '../model/features';
 import { scaleMagnitudes } from '../model/input';
 import { loadModelFromDir } from '../model/node-io';
-import { defaultModelDir, UsageError } from './explain';
+import { defaultModelDir } from './explain';
+import { UsageError } from './command';
 import { makeProbes, QUALITIES } from './probes';
 import type { Timbre } from './probes';
 
