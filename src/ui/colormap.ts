@@ -22,11 +22,9 @@ function hex(c: string): [number, number, number] {
 
 const cache = new Map<ColormapName, Uint8Array>();
 
-/** 256 x RGBA bytes of a colour map (cached; do not modify). */
-export function colormapTable(name: ColormapName): Uint8Array {
-  const hit = cache.get(name);
-  if (hit) return hit;
-  const anchors = ANCHORS[name].map(hex);
+/** 256 x RGBA bytes interpolated piecewise-linearly between evenly spaced anchor colours. */
+function interpolate(hexAnchors: string[]): Uint8Array {
+  const anchors = hexAnchors.map(hex);
   const out = new Uint8Array(256 * 4);
   for (let i = 0; i < 256; i++) {
     const x = (i / 255) * (anchors.length - 1);
@@ -35,6 +33,14 @@ export function colormapTable(name: ColormapName): Uint8Array {
     for (let c = 0; c < 3; c++) out[i * 4 + c] = Math.round(anchors[k][c] * (1 - f) + anchors[k + 1][c] * f);
     out[i * 4 + 3] = 255;
   }
+  return out;
+}
+
+/** 256 x RGBA bytes of a colour map (cached; do not modify). */
+export function colormapTable(name: ColormapName): Uint8Array {
+  const hit = cache.get(name);
+  if (hit) return hit;
+  const out = interpolate(ANCHORS[name]);
   cache.set(name, out);
   return out;
 }
@@ -66,15 +72,7 @@ export function divergingTable(): Uint8Array {
   const hit = divergingCache;
   if (hit) return hit;
   // Dark centre on a dark page: zero reads as "nothing", both signs stand out by hue.
-  const anchors = ['#4fa3ff', '#2a5fa8', '#18233d', '#0b0b10', '#3d1e14', '#b3472a', '#ff9a4d'].map(hex);
-  const out = new Uint8Array(256 * 4);
-  for (let i = 0; i < 256; i++) {
-    const x = (i / 255) * (anchors.length - 1);
-    const k = Math.min(Math.floor(x), anchors.length - 2);
-    const f = x - k;
-    for (let c = 0; c < 3; c++) out[i * 4 + c] = Math.round(anchors[k][c] * (1 - f) + anchors[k + 1][c] * f);
-    out[i * 4 + 3] = 255;
-  }
+  const out = interpolate(['#4fa3ff', '#2a5fa8', '#18233d', '#0b0b10', '#3d1e14', '#b3472a', '#ff9a4d']);
   divergingCache = out;
   return out;
 }
