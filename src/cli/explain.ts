@@ -50,8 +50,6 @@ export interface ExplainOptions {
   outPath: string;
 }
 
-/** A command-line mistake: print it with the usage. */
-
 /** Parses `explain` arguments (without the command name). */
 export function parseExplainArgs(argv: string[]): ExplainOptions {
   let parsed;
