@@ -12,8 +12,13 @@
 export type InputScaling =
   /** log(1 + c * |X|), natural log. */
   | { kind: 'log1p'; c: number }
-  /** 10 * log10(max(power, amin)) minus the same of the window's maximum, floored at -floorDb. */
-  | { kind: 'db'; power: boolean; amin: number; topDb: number };
+  /**
+   * Decibels: v = (band energy)^exponent where the band energy is |X|^2 (power) or |X| summed
+   * through the mel filterbank (or the STFT bin itself); x = 10 log10(max(v, amin)); then
+   * reference 'max' (kapre): x - max(x) over the window, floored at -topDb; reference 'one'
+   * (librosa logamplitude, ref_power 1): max(x, max(x) - topDb). Both depend on the whole window.
+   */
+  | { kind: 'db'; power: boolean; amin: number; topDb: number; reference?: 'max' | 'one'; exponent?: number };
 
 /** The front end that turns audio into the network's input. */
 export interface FrontEnd {
@@ -29,6 +34,15 @@ export interface FrontEnd {
   frequency: { kind: 'stft' } | { kind: 'mel'; bands: number; fMinHz: number; fMaxHz: number; htk: boolean; norm: 'slaney' | null };
   /** How |X| (or the mel energies) become the network's input. */
   scaling: InputScaling;
+  /**
+   * How an offline whole clip is cut into frames (live streams ignore it: they have no edges).
+   * 'none' (default): frame t = samples [hop t, hop t + nFft), floor((L - nFft) / hop) + 1 frames.
+   * 'same' (kapre / TensorFlow 'same' conv): ceil(L / hop) frames, zero padding with
+   * floor(total / 2) on the left, total = (frames - 1) hop + nFft - L.
+   * 'center-reflect' (librosa center=True): nFft / 2 samples of reflect padding on each side,
+   * 1 + floor(L / hop) frames.
+   */
+  padding?: 'none' | 'same' | 'center-reflect';
 }
 
 /** One layer whose output the UI shows and the deconvolution starts from. */
