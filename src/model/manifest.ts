@@ -73,7 +73,10 @@ function validateScaling(v: unknown, path: string): InputScaling {
   const kind = oneOf(o.kind, `${path}.kind`, ['log1p', 'db'] as const);
   if (kind === 'log1p') return { kind, c: posNum(o.c, `${path}.c`) };
   if (typeof o.power !== 'boolean') fail(`${path}.power`, 'a boolean', o.power);
-  return { kind, power: o.power, amin: posNum(o.amin, `${path}.amin`), topDb: posNum(o.topDb, `${path}.topDb`) };
+  const out: InputScaling = { kind, power: o.power, amin: posNum(o.amin, `${path}.amin`), topDb: posNum(o.topDb, `${path}.topDb`) };
+  if (o.reference !== undefined) out.reference = oneOf(o.reference, `${path}.reference`, ['max', 'one'] as const);
+  if (o.exponent !== undefined) out.exponent = posNum(o.exponent, `${path}.exponent`);
+  return out;
 }
 
 function validateFrontEnd(v: unknown, path: string): FrontEnd {
@@ -98,7 +101,9 @@ function validateFrontEnd(v: unknown, path: string): FrontEnd {
     if (f.norm !== null && f.norm !== 'slaney') fail(`${fp}.norm`, "'slaney' or null", f.norm);
     frequency = { kind: 'mel', bands: posInt(f.bands, `${fp}.bands`), fMinHz, fMaxHz, htk: f.htk, norm: f.norm };
   }
-  return { sampleRateHz, nFft, hopSamples, window, frequency, scaling: validateScaling(o.scaling, `${path}.scaling`) };
+  const fe: FrontEnd = { sampleRateHz, nFft, hopSamples, window, frequency, scaling: validateScaling(o.scaling, `${path}.scaling`) };
+  if (o.padding !== undefined) fe.padding = oneOf(o.padding, `${path}.padding`, ['none', 'same', 'center-reflect'] as const);
+  return fe;
 }
 
 function validateMetrics(v: unknown, path: string): Metrics {
