@@ -19,7 +19,8 @@ import { stft } from '../dsp/stft';
 import { encodeWav } from '../dsp/wav';
 import { BatchedDeconv, INDEX_DEFINITIONS } from '../model/features';
 import type { FeatureReport } from '../model/features';
-import { inputTensor, scaleMagnitudes } from '../model/input';
+import { inputBins, networkInput, projectionToStft } from '../model/frontend';
+import { inputTensor } from '../model/input';
 import type { LoadedModel } from '../model/load';
 import { loadModelFromDir } from '../model/node-io';
 import type { ModelManifest } from '../shared/manifest';
@@ -192,7 +193,7 @@ class UnitRunner {
       this.song?.state.dispose();
       this.song = null;
       const data = await readSong(job.songPath, man, job.seconds, bd.minFrames);
-      const x = inputTensor(scaleMagnitudes(data.mag, fe.scaling), data.frames, data.bins);
+      const x = inputTensor(networkInput(data.mag, data.frames, fe), data.frames, inputBins(fe));
       const state = bd.forward(x);
       x.dispose();
       this.song = { id: job.songId, data, state };
@@ -214,9 +215,11 @@ class UnitRunner {
     for (let i0 = 0; i0 < job.features.length; i0 += batch) {
       const feats = job.features.slice(i0, i0 + batch);
       const masks = await bd.project(state, job.tap, feats);
+      const inBins = inputBins(fe);
       for (let j = 0; j < feats.length; j++) {
         const k = feats[j];
-        const mask = masks.subarray(j * frames * bins, (j + 1) * frames * bins);
+        // Mel models: the mask on the mel grid, mapped back onto the STFT bins.
+        const mask = projectionToStft(masks.subarray(j * frames * inBins, (j + 1) * frames * inBins), frames, fe);
         // |X| x mask, as Choi plotted it (the rectified part: a negative mask flips the phase in the sound).
         for (let i = 0; i < deconvolved.length; i++) deconvolved[i] = data.mag[i] * Math.max(0, mask[i]);
         const img = spectrogramRaster(deconvolved, frames, bins, size.width, size.height);

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { StreamResampler } from '../dsp/resample';
 import { stft } from '../dsp/stft';
 import { decodeWav } from '../dsp/wav';
+import { padClip } from '../model/frontend';
+import type { FrontEnd } from '../shared/manifest';
 
 /** Resamples a whole mono signal, flushing the converter's held-back tail with silence. */
 export async function resampleWhole(x: Float32Array, inRateHz: number, outRateHz: number): Promise<Float32Array> {
@@ -46,6 +48,17 @@ export function magnitudeFrames(signal: Float32Array, nFft: number, hopSamples: 
   const mag = new Float32Array(frames * bins);
   spec.mag.forEach((m, t) => mag.set(m, t * bins));
   return { mag, frames, bins };
+}
+
+/**
+ * STFT magnitudes of a whole clip framed the way the model's own front end framed it offline
+ * (FrontEnd.padding: kapre 'same', librosa 'center-reflect'); frame t starts at original sample
+ * t hop - leftPadSamples.
+ */
+export function clipMagnitudeFrames(signal: Float32Array, fe: FrontEnd): { mag: Float32Array; frames: number; bins: number; leftPadSamples: number } {
+  const padded = padClip(signal, fe);
+  const r = magnitudeFrames(padded.signal, fe.nFft, fe.hopSamples);
+  return { ...r, leftPadSamples: padded.leftPadSamples };
 }
 
 /** What projectFile needs of the model. */

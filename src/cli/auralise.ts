@@ -1,6 +1,7 @@
 /**
  * `auralise`: the offline version of the live solo (issue 5 item 7). The same reading, resampling,
- * STFT, scaling and window rule as `explain`; the projection of one selection over the whole file
+ * STFT, front end (mel models: filterbank in, normalised transpose back), framing and window rule
+ * as `explain`; the projection of one selection over the whole file
  * multiplies the original complex STFT (src/dsp/auralise.ts) and is written as a float32 WAV at the
  * analysis rate, level-matched to the input's RMS (gain ceiling +24 dB) and peak-limited to -1 dBFS.
  */
@@ -13,7 +14,8 @@ import { encodeWav } from '../dsp/wav';
 import { Analyzer, METHODS } from '../model/analyzer';
 import type { Method, Selection } from '../model/analyzer';
 import { axisField, totalTimeStrideFrames } from '../model/graph';
-import { inputTensor, scaleMagnitudes } from '../model/input';
+import { inputBins, networkInput, padClip, projectionToStft } from '../model/frontend';
+import { inputTensor } from '../model/input';
 import { loadModelFromDir } from '../model/node-io';
 import { magnitudeFrames, projectFile, readAnalysisSignal } from './audio-input';
 import { defaultModelDir } from './explain';
@@ -92,7 +94,6 @@ export async function auralise(opts: AuraliseOptions, log: (line: string) => voi
   try {
     const man = model.manifest;
     const fe = man.frontEnd;
-    if (fe.frequency.kind !== 'stft') throw new Error(`model '${man.id}': frontEnd.frequency: expected 'stft', got '${fe.frequency.kind}'`);
     const taps = model.graph.taps;
     if (opts.layer > taps.length) throw new UsageError(`--layer: expected 1..${taps.length}, got ${opts.layer}`);
     let label: number | undefined;
@@ -103,7 +104,10 @@ export async function auralise(opts: AuraliseOptions, log: (line: string) => voi
     const sel: Selection = { layer: opts.layer - 1, feature: opts.feature, method: opts.method, label };
     analyzer.checkSelection(sel);
     const { signal } = await readAnalysisSignal(opts.wavPath, fe.sampleRateHz);
-    const { mag, frames, bins } = magnitudeFrames(signal, fe.nFft, fe.hopSamples);
+    // --whole frames the clip as the model's own front end did offline (FrontEnd.padding); the
+    // padded signal is resynthesised and cropped back to the clip. The live rule: no padding.
+    const padded = opts.whole ? padClip(signal, fe) : { signal, leftPadSamples: 0 };
+    const { mag, frames, bins } = magnitudeFrames(padded.signal, fe.nFft, fe.hopSamples);
     if (frames < analyzer.minFrames) throw new Error(`${opts.wavPath}: expected at least ${analyzer.minFrames} STFT frames, got ${frames}`);
     const labelMethod = opts.method === 'gradcam' || label !== undefined;
     const rfOp = labelMethod && opts.method !== 'gradcam' ? model.graph.trunk.length - 1 : taps[sel.layer].opIndex;
@@ -111,14 +115,15 @@ export async function auralise(opts: AuraliseOptions, log: (line: string) => voi
       whole: opts.whole, hopGroupFrames: opts.hopGroupFrames, windowFrames: model.graph.fixedFrames ?? man.inputShape[1],
       strideFrames: totalTimeStrideFrames(model.graph), receptiveFieldFrames: axisField(model.graph.trunk, rfOp, 'w').field, fixedFrames: model.graph.fixedFrames,
     }, async (s, e) => {
-      const x = inputTensor(scaleMagnitudes(mag.subarray(s * bins, e * bins), fe.scaling), e - s, bins);
+      const x = inputTensor(networkInput(mag.subarray(s * bins, e * bins), e - s, fe), e - s, inputBins(fe));
       try {
-        return (await analyzer.analyse(x, sel)).projection;
+        return projectionToStft((await analyzer.analyse(x, sel)).projection, e - s, fe);
       } finally {
         x.dispose();
       }
     });
-    const y = auraliseOffline(signal, map, { nFft: fe.nFft, hopSamples: fe.hopSamples }, { mode: opts.mute ? 'mute' : 'solo', rectify: opts.rectify, maskScale: 0 });
+    const yPadded = auraliseOffline(padded.signal, map, { nFft: fe.nFft, hopSamples: fe.hopSamples }, { mode: opts.mute ? 'mute' : 'solo', rectify: opts.rectify, maskScale: 0 });
+    const y = yPadded.slice(padded.leftPadSamples, padded.leftPadSamples + signal.length);
     let sum = 0;
     for (const v of signal) sum += v * v;
     const gain = matchLevel(y, { targetRms: Math.sqrt(sum / Math.max(1, signal.length)), maxGainDb: 24, peakCeilingDb: -1 });

@@ -12,9 +12,10 @@ import { parseArgs } from 'node:util';
 import { Analyzer, METHODS } from '../model/analyzer';
 import type { Method, Selection } from '../model/analyzer';
 import { axisField, tapGeometry, totalTimeStrideFrames, windowStart } from '../model/graph';
-import { inputTensor, scaleMagnitudes } from '../model/input';
+import { inputBins, networkInput, projectionToStft } from '../model/frontend';
+import { inputTensor } from '../model/input';
 import { loadModelFromDir } from '../model/node-io';
-import { magnitudeFrames, readAnalysisSignal } from './audio-input';
+import { clipMagnitudeFrames, magnitudeFrames, readAnalysisSignal } from './audio-input';
 import { intArg, runCommand, UsageError } from './command';
 
 /** Help text of the explain command. */
@@ -122,7 +123,12 @@ export interface ExplainOutput {
   sampleRateHz: number;
   nFft: number;
   hopSamples: number;
+  /** STFT bins per frame (nFft / 2 + 1): the grid of spectrogram and map. */
   bins: number;
+  /** Rows of the network's input per frame: bins for STFT models, the mel bands for mel models. */
+  inputBins: number;
+  /** Samples of offline padding before the clip (--whole with a 'same' or 'center-reflect' front end): frame t starts at sample t hopSamples - leftPadSamples. */
+  leftPadSamples: number;
   frames: number;
   /** 1-based, as given. */
   layer: number;
@@ -139,9 +145,9 @@ export interface ExplainOutput {
   layers: { name: string; displayName: string; channels: number; height: number; width: number; timeStrideFrames: number; receptiveFieldFrames: number }[];
   /** frames x bins: STFT magnitude before scaling. */
   spectrogram: number[][];
-  /** frames x bins: exactly what the network was fed (each frame from the window its map comes from). */
+  /** frames x inputBins: exactly what the network was fed (each frame from the window its map comes from). */
   input: number[][];
-  /** frames x bins: the projection. */
+  /** frames x bins: the projection (mel models: mapped back onto the STFT bins, see projectionToStft). */
   map: number[][];
   predictions: WindowPredictions[];
 }
@@ -160,7 +166,6 @@ export async function explain(opts: ExplainOptions, log: (line: string) => void 
   try {
     const man = model.manifest;
     const fe = man.frontEnd;
-    if (fe.frequency.kind !== 'stft') throw new Error(`model '${man.id}': frontEnd.frequency: expected 'stft' for the CLI, got '${fe.frequency.kind}' (mel front ends are not supported yet)`);
     const taps = model.graph.taps;
     if (opts.layer > taps.length) throw new UsageError(`--layer: expected 1..${taps.length} (${taps.map((t) => t.displayName).join(', ')}), got ${opts.layer}`);
     let labelIndex: number | undefined;
@@ -173,7 +178,12 @@ export async function explain(opts: ExplainOptions, log: (line: string) => void 
 
     const src = await readAnalysisSignal(opts.wavPath, fe.sampleRateHz);
     const wav = { sampleRateHz: src.sourceSampleRateHz, channels: { length: src.sourceChannels } };
-    const { mag, frames, bins } = magnitudeFrames(src.signal, fe.nFft, fe.hopSamples);
+    // --whole frames the clip the way the model's own front end did offline (kapre 'same',
+    // librosa 'center-reflect'); the live rule frames it like the live engine (no padding).
+    const { mag, frames, bins, leftPadSamples } = opts.whole
+      ? clipMagnitudeFrames(src.signal, fe)
+      : { ...magnitudeFrames(src.signal, fe.nFft, fe.hopSamples), leftPadSamples: 0 };
+    const inBins = inputBins(fe);
 
     // Windows [start, end): one for --whole, else the live rule every hop group.
     const W = model.graph.fixedFrames ?? man.inputShape[1];
@@ -198,22 +208,23 @@ export async function explain(opts: ExplainOptions, log: (line: string) => void 
     const rf = axisField(model.graph.trunk, rfOp, 'w').field;
     const settled = new Uint8Array(frames);
     const map = new Float32Array(frames * bins);
-    const input = new Float32Array(frames * bins);
+    const input = new Float32Array(frames * inBins);
     const predictions: WindowPredictions[] = [];
     const t0 = performance.now();
     for (const [wi, [s, e]] of windows.entries()) {
-      const scaled = scaleMagnitudes(mag.subarray(s * bins, e * bins), fe.scaling);
-      const x = inputTensor(scaled, e - s, bins);
+      const scaled = networkInput(mag.subarray(s * bins, e * bins), e - s, fe);
+      const x = inputTensor(scaled, e - s, inBins);
       let res;
       try {
         res = await analyzer.analyse(x, sel);
       } finally {
         x.dispose();
       }
+      const projection = projectionToStft(res.projection, e - s, fe);
       for (let t = s; t < e; t++) {
         if (settled[t]) continue;
-        map.set(res.projection.subarray((t - s) * bins, (t - s + 1) * bins), t * bins);
-        input.set(scaled.subarray((t - s) * bins, (t - s + 1) * bins), t * bins);
+        map.set(projection.subarray((t - s) * bins, (t - s + 1) * bins), t * bins);
+        input.set(scaled.subarray((t - s) * inBins, (t - s + 1) * inBins), t * inBins);
         if (e >= t + rf) settled[t] = 1;
       }
       predictions.push({
@@ -234,6 +245,8 @@ export async function explain(opts: ExplainOptions, log: (line: string) => void 
       nFft: fe.nFft,
       hopSamples: fe.hopSamples,
       bins,
+      inputBins: inBins,
+      leftPadSamples,
       frames,
       layer: opts.layer,
       layerName: taps[sel.layer].name,
@@ -247,7 +260,7 @@ export async function explain(opts: ExplainOptions, log: (line: string) => void 
       receptiveFieldFrames: rf,
       layers: geometry.map((g) => ({ name: g.name, displayName: g.displayName, channels: g.channels, height: g.height, width: g.width, timeStrideFrames: g.timeStrideFrames, receptiveFieldFrames: g.receptiveFieldFrames })),
       spectrogram: rows(mag, frames, bins),
-      input: rows(input, frames, bins),
+      input: rows(input, frames, inBins),
       map: rows(map, frames, bins),
       predictions,
     };

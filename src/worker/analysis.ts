@@ -9,7 +9,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { Analyzer, disposeAnalysis, type AnalysisTensors, type Selection } from '../model/analyzer';
 import { chooseBackend, forceBackend } from '../model/backend';
 import { minWindowFrames, tapGeometry, totalTimeStrideFrames } from '../model/graph';
-import { inputTensor, scaleMagnitudes } from '../model/input';
+import { networkInput, projectionToStft, stftBins } from '../model/frontend';
+import { inputTensor } from '../model/input';
 import { loadModelFromFiles, loadModelFromUrl, type LoadedModel } from '../model/load';
 import { METHOD_NAMES, type BackendBench, type BackendName, type ModelInfo, type SelectionRequest } from '../shared/api';
 import type { AnalysisFrame } from '../shared/frame';
@@ -84,7 +85,8 @@ export function modelInfo(model: LoadedModel): ModelInfo {
     sampleRateHz: m.frontEnd.sampleRateHz,
     nFft: m.frontEnd.nFft,
     hopSamples: m.frontEnd.hopSamples,
-    windowDependent: m.frontEnd.scaling.kind === 'db',
+    // dB against the window's maximum and per-input normalisation both change with the window.
+    windowDependent: m.frontEnd.scaling.kind === 'db' || model.graph.trunk.some((op) => (op.kind as string) === 'norm'),
   };
 }
 
@@ -111,9 +113,14 @@ export class AnalysisStage {
     return new AnalysisStage(model, new Analyzer(model));
   }
 
-  /** Frequency bins of the model's input. */
+  /** Frequency rows of the model's input (STFT bins or mel bands). */
   get bins(): number {
     return this.model.graph.bins;
+  }
+
+  /** STFT bins per frame that analyse() takes and whose grid its projection is on (nFft / 2 + 1). */
+  get stftBins(): number {
+    return stftBins(this.model.manifest.frontEnd);
   }
 
   /** The current selection, as the API names it. */
@@ -129,11 +136,17 @@ export class AnalysisStage {
     this.selection = next;
   }
 
-  /** Analyses one window of magnitudes (frames x bins, frame-major) starting at absolute frame `start`. */
+  /**
+   * Analyses one window of STFT magnitudes (frames x bins, frame-major, bins = nFft / 2 + 1)
+   * starting at absolute frame `start`. Mel models get the front end's mel input; the projection
+   * always comes back on the STFT bins (mapped back for mel models), for the solo and the views.
+   */
   async analyse(mag: Float32Array, start: number, frames: number, bins: number): Promise<{ frame: AnalysisFrame; computeMs: number; readbackMs: number }> {
     const sel = this.selection;
+    const fe = this.model.manifest.frontEnd;
+    if (bins !== this.stftBins) throw new RangeError(`analyse: expected ${this.stftBins} STFT bins per frame (nFft ${fe.nFft}), got ${bins}`);
     const t0 = performance.now();
-    const input = inputTensor(scaleMagnitudes(mag, this.model.manifest.frontEnd.scaling), frames, bins);
+    const input = inputTensor(networkInput(mag, frames, fe), frames, this.bins);
     let t: AnalysisTensors;
     try {
       t = this.analyzer.analyseTensors(input, sel);
@@ -160,7 +173,7 @@ export class AnalysisStage {
         mapHeight: t.featureMap.shape[0],
         mapWidth: t.featureMap.shape[1],
         map: featureMap as Float32Array,
-        projection: projection as Float32Array,
+        projection: projectionToStft(projection as Float32Array, frames, fe),
         predictions: predictions as Float32Array,
       };
       return { frame, computeMs: t1 - t0, readbackMs: performance.now() - t1 };
@@ -303,7 +316,7 @@ export class AnalysisService {
     const keep = stage.selectionRequest;
     await forceBackend(backend);
     try {
-      const frames = stage.info.windowFrames, bins = stage.bins;
+      const frames = stage.info.windowFrames, bins = stage.stftBins;
       const mag = new Float32Array(frames * bins);
       let s = seed >>> 0;
       for (let i = 0; i < mag.length; i++) {
@@ -332,7 +345,7 @@ export class AnalysisService {
     const previous = tf.getBackend();
     await forceBackend(backend);
     try {
-      const frames = stage.info.windowFrames, bins = stage.bins;
+      const frames = stage.info.windowFrames, bins = stage.stftBins;
       const mag = new Float32Array(frames * bins);
       let s = 4321;
       for (let i = 0; i < mag.length; i++) {
