@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { StreamResampler } from '../dsp/resample';
 import { stft } from '../dsp/stft';
 import { decodeWav } from '../dsp/wav';
-import { padClip } from '../model/frontend';
+import { fitClipToFrames, padClip } from '../model/frontend';
 import type { FrontEnd } from '../shared/manifest';
 
 /** Resamples a whole mono signal, flushing the converter's held-back tail with silence. */
@@ -52,13 +52,15 @@ export function magnitudeFrames(signal: Float32Array, nFft: number, hopSamples: 
 
 /**
  * STFT magnitudes of a whole clip framed the way the model's own front end framed it offline
- * (FrontEnd.padding: kapre 'same', librosa 'center-reflect'); frame t starts at original sample
- * t hop - leftPadSamples.
+ * (FrontEnd.padding: kapre 'same', librosa 'center-reflect'), first fitted to fixedFrames (when
+ * not null: zero-padded at the end or cut to its middle, as Choi did). Frame t starts at original
+ * sample t hop - leftPadSamples (negative leftPadSamples: the clip's middle was taken).
  */
-export function clipMagnitudeFrames(signal: Float32Array, fe: FrontEnd): { mag: Float32Array; frames: number; bins: number; leftPadSamples: number } {
-  const padded = padClip(signal, fe);
+export function clipMagnitudeFrames(signal: Float32Array, fe: FrontEnd, fixedFrames: number | null = null): { mag: Float32Array; frames: number; bins: number; leftPadSamples: number } {
+  const fitted = fixedFrames === null ? { signal, startSample: 0 } : fitClipToFrames(signal, fixedFrames, fe);
+  const padded = padClip(fitted.signal, fe);
   const r = magnitudeFrames(padded.signal, fe.nFft, fe.hopSamples);
-  return { ...r, leftPadSamples: padded.leftPadSamples };
+  return { ...r, leftPadSamples: padded.leftPadSamples - fitted.startSample };
 }
 
 /** What projectFile needs of the model. */

@@ -14,7 +14,7 @@ import { encodeWav } from '../dsp/wav';
 import { Analyzer, METHODS } from '../model/analyzer';
 import type { Method, Selection } from '../model/analyzer';
 import { axisField, totalTimeStrideFrames } from '../model/graph';
-import { inputBins, networkInput, padClip, projectionToStft } from '../model/frontend';
+import { fitClipToFrames, inputBins, networkInput, padClip, projectionToStft } from '../model/frontend';
 import { inputTensor } from '../model/input';
 import { loadModelFromDir } from '../model/node-io';
 import { magnitudeFrames, projectFile, readAnalysisSignal } from './audio-input';
@@ -104,9 +104,11 @@ export async function auralise(opts: AuraliseOptions, log: (line: string) => voi
     const sel: Selection = { layer: opts.layer - 1, feature: opts.feature, method: opts.method, label };
     analyzer.checkSelection(sel);
     const { signal } = await readAnalysisSignal(opts.wavPath, fe.sampleRateHz);
-    // --whole frames the clip as the model's own front end did offline (FrontEnd.padding); the
-    // padded signal is resynthesised and cropped back to the clip. The live rule: no padding.
-    const padded = opts.whole ? padClip(signal, fe) : { signal, leftPadSamples: 0 };
+    // --whole frames the clip as the model's own front end did offline (FrontEnd.padding; a
+    // fixed-frames net gets the clip fitted to its frames first); the padded signal is
+    // resynthesised and put back in place in a clip-long output. The live rule: no padding.
+    const fitted = opts.whole && model.graph.fixedFrames !== null ? fitClipToFrames(signal, model.graph.fixedFrames, fe) : { signal, startSample: 0 };
+    const padded = opts.whole ? padClip(fitted.signal, fe) : { signal, leftPadSamples: 0 };
     const { mag, frames, bins } = magnitudeFrames(padded.signal, fe.nFft, fe.hopSamples);
     if (frames < analyzer.minFrames) throw new Error(`${opts.wavPath}: expected at least ${analyzer.minFrames} STFT frames, got ${frames}`);
     const labelMethod = opts.method === 'gradcam' || label !== undefined;
@@ -123,7 +125,8 @@ export async function auralise(opts: AuraliseOptions, log: (line: string) => voi
       }
     });
     const yPadded = auraliseOffline(padded.signal, map, { nFft: fe.nFft, hopSamples: fe.hopSamples }, { mode: opts.mute ? 'mute' : 'solo', rectify: opts.rectify, maskScale: 0 });
-    const y = yPadded.slice(padded.leftPadSamples, padded.leftPadSamples + signal.length);
+    const y = new Float32Array(signal.length);
+    y.set(yPadded.subarray(padded.leftPadSamples, padded.leftPadSamples + Math.min(fitted.signal.length, signal.length - fitted.startSample)), fitted.startSample);
     let sum = 0;
     for (const v of signal) sum += v * v;
     const gain = matchLevel(y, { targetRms: Math.sqrt(sum / Math.max(1, signal.length)), maxGainDb: 24, peakCeilingDb: -1 });

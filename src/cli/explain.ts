@@ -127,7 +127,11 @@ export interface ExplainOutput {
   bins: number;
   /** Rows of the network's input per frame: bins for STFT models, the mel bands for mel models. */
   inputBins: number;
-  /** Samples of offline padding before the clip (--whole with a 'same' or 'center-reflect' front end): frame t starts at sample t hopSamples - leftPadSamples. */
+  /**
+   * Samples of offline padding before the clip (--whole with a 'same' or 'center-reflect' front
+   * end): frame t starts at sample t hopSamples - leftPadSamples (negative where --whole cut a long
+   * clip to the middle for a fixed-frames net).
+   */
   leftPadSamples: number;
   frames: number;
   /** 1-based, as given. */
@@ -179,9 +183,10 @@ export async function explain(opts: ExplainOptions, log: (line: string) => void 
     const src = await readAnalysisSignal(opts.wavPath, fe.sampleRateHz);
     const wav = { sampleRateHz: src.sourceSampleRateHz, channels: { length: src.sourceChannels } };
     // --whole frames the clip the way the model's own front end did offline (kapre 'same',
-    // librosa 'center-reflect'); the live rule frames it like the live engine (no padding).
+    // librosa 'center-reflect'; a fixed-frames net gets the clip fitted to its frames, as Choi
+    // did); the live rule frames it like the live engine (no padding).
     const { mag, frames, bins, leftPadSamples } = opts.whole
-      ? clipMagnitudeFrames(src.signal, fe)
+      ? clipMagnitudeFrames(src.signal, fe, model.graph.fixedFrames)
       : { ...magnitudeFrames(src.signal, fe.nFft, fe.hopSamples), leftPadSamples: 0 };
     const inBins = inputBins(fe);
 

@@ -167,3 +167,31 @@ export function padClip(signal: Float32Array, fe: FrontEnd): PaddedClip {
   }
   return { signal: out, leftPadSamples: half, frames: 1 + Math.floor(L / hop) };
 }
+
+/** Clip length in samples that padClip frames into exactly `frames` frames (the shortest such length). */
+export function samplesForFrames(frames: number, fe: FrontEnd): number {
+  if (!Number.isInteger(frames) || frames < 1) throw new RangeError(`samplesForFrames: expected frames >= 1, got ${frames}`);
+  const hop = fe.hopSamples;
+  const mode = fe.padding ?? 'none';
+  if (mode === 'same') return (frames - 1) * hop + 1;
+  if (mode === 'center-reflect') return Math.max((frames - 1) * hop, fe.nFft / 2 + 1);
+  return (frames - 1) * hop + fe.nFft;
+}
+
+/**
+ * Fits a whole clip to a network with a fixed number of input frames, the way Choi's
+ * audio_processor did for MusicTaggerCNN: a short clip is zero-padded at the end, a long one
+ * cut to its middle. The result frames into exactly `frames` frames (padClip); original sample
+ * i is result sample i - startSample.
+ */
+export function fitClipToFrames(signal: Float32Array, frames: number, fe: FrontEnd): { signal: Float32Array; startSample: number } {
+  const need = samplesForFrames(frames, fe);
+  if (signal.length === need) return { signal, startSample: 0 };
+  if (signal.length < need) {
+    const out = new Float32Array(need);
+    out.set(signal);
+    return { signal: out, startSample: 0 };
+  }
+  const start = Math.floor((signal.length - need) / 2);
+  return { signal: signal.subarray(start, start + need), startSample: start };
+}
