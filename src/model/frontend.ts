@@ -174,7 +174,11 @@ export function samplesForFrames(frames: number, fe: FrontEnd): number {
   const hop = fe.hopSamples;
   const mode = fe.padding ?? 'none';
   if (mode === 'same') return (frames - 1) * hop + 1;
-  if (mode === 'center-reflect') return Math.max((frames - 1) * hop, fe.nFft / 2 + 1);
+  if (mode === 'center-reflect') {
+    const need = Math.max((frames - 1) * hop, fe.nFft / 2 + 1);
+    if (1 + Math.floor(need / hop) !== frames) throw new RangeError(`samplesForFrames: 'center-reflect' needs more than nFft / 2 samples, so at least ${1 + Math.floor((fe.nFft / 2 + 1) / hop)} frames, got ${frames}`);
+    return need;
+  }
   return (frames - 1) * hop + fe.nFft;
 }
 

@@ -1,11 +1,20 @@
+import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auralise, parseAuraliseArgs } from '../../src/cli/auralise';
+import { explain, parseExplainArgs } from '../../src/cli/explain';
+import { encodeWav } from '../../src/dsp/wav';
+import { Analyzer } from '../../src/model/analyzer';
+import { loadModelFromDir } from '../../src/model/node-io';
 import { melFilterbank } from '../../src/dsp/mel';
-import { inputBins, melBank, networkInput, padClip, projectionToStft, stftBins } from '../../src/model/frontend';
+import { fitClipToFrames, inputBins, melBank, networkInput, padClip, projectionToStft, samplesForFrames, stftBins } from '../../src/model/frontend';
 import { decibels, scaleMagnitudes } from '../../src/model/input';
 import { validateManifest } from '../../src/model/manifest';
 import type { FrontEnd } from '../../src/shared/manifest';
-import { mulberry32 } from '../fixtures/fixture-net/make';
+import { FIXTURE_A, makeFixture, mulberry32, writeFixture } from '../fixtures/fixture-net/make';
 
 /** compact_cnn's front end (kapre): 12 kHz, 96 Slaney bands 0..6 kHz, power, dB against the window's maximum. */
 const KAPRE: FrontEnd = {
@@ -252,5 +261,134 @@ describe('manifest validation of the mel and dB fields', () => {
     expect(() => validateManifest(withFrontEnd({ ...mel, scaling: db, padding: 'valid' }))).toThrow("manifest.frontEnd.padding: expected one of 'none', 'same', 'center-reflect', got \"valid\"");
     expect(() => validateManifest(withFrontEnd({ ...mel, scaling: { ...db, reference: 'peak' } }))).toThrow("manifest.frontEnd.scaling.reference: expected one of 'max', 'one', got \"peak\"");
     expect(() => validateManifest(withFrontEnd({ ...mel, scaling: { ...db, exponent: 0 } }))).toThrow('manifest.frontEnd.scaling.exponent: expected a positive finite number, got 0');
+  });
+});
+
+describe('fitClipToFrames (fixed-frames nets, as Choi fitted clips)', () => {
+  it('gives the shortest clip that frames into exactly N frames, for each padding', () => {
+    for (const fe of [KAPRE, LIBROSA, STFT]) {
+      for (const frames of fe.padding === 'center-reflect' ? [2, 7, 1366] : [1, 2, 7, 1366]) {
+        const need = samplesForFrames(frames, fe);
+        expect(padClip(new Float32Array(need), fe).frames).toBe(frames);
+        if (need > fe.nFft / 2 + 1) expect(padClip(new Float32Array(need - 1), fe).frames).toBe(frames - 1);
+      }
+    }
+    expect(samplesForFrames(1366, LIBROSA)).toBe(349440); // 29.12 s at 12 kHz
+    expect(() => samplesForFrames(1, LIBROSA)).toThrow(/at least 2 frames, got 1/);
+  });
+
+  it('zero-pads a short clip at the end and cuts a long one to its middle', () => {
+    const x = Float32Array.from({ length: 348000 }, (_, i) => (i % 97) / 97);
+    const short = fitClipToFrames(x, 1366, LIBROSA);
+    expect([short.signal.length, short.startSample]).toEqual([349440, 0]);
+    expect(Array.from(short.signal.subarray(0, 348000))).toEqual(Array.from(x));
+    expect(short.signal.subarray(348000).every((v) => v === 0)).toBe(true);
+    const long = fitClipToFrames(x, 1000, LIBROSA);
+    const start = Math.floor((348000 - 999 * 256) / 2);
+    expect([long.signal.length, long.startSample]).toEqual([999 * 256, start]);
+    expect(long.signal[0]).toBe(x[start]);
+    expect(long.signal[long.signal.length - 1]).toBe(x[start + 999 * 256 - 1]);
+  });
+});
+
+describe('explain and auralise on a mel fixture network', () => {
+  const RATE = 8000, N_FFT = 32, HOP = 16, BANDS = 12, F_MAX = 3000;
+  const fe: FrontEnd = {
+    sampleRateHz: RATE, nFft: N_FFT, hopSamples: HOP, window: 'hann',
+    frequency: { kind: 'mel', bands: BANDS, fMinHz: 0, fMaxHz: F_MAX, htk: false, norm: 'slaney' },
+    scaling: { kind: 'db', power: true, amin: 1e-10, topDb: 80, reference: 'max' },
+    padding: 'same',
+  };
+  let dir = '', modelDir = '', wav = '';
+  let x = new Float32Array(0);
+
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    dir = await mkdtemp(join(tmpdir(), 'auralscope-mel-'));
+    modelDir = join(dir, 'model');
+    const fixture = await makeFixture({ ...FIXTURE_A, id: 'fixture-mel', bins: BANDS, windowFrames: 48 });
+    fixture.manifest.frontEnd = fe;
+    await writeFixture(fixture, modelDir);
+    const r = mulberry32(8);
+    x = Float32Array.from({ length: 1000 }, (_, i) => 0.4 * Math.sin((2 * Math.PI * 900 * i) / RATE) * (1 + Math.sin(i / 90)) + 0.1 * (r() - 0.5));
+    wav = join(dir, 'a.wav');
+    await writeFile(wav, encodeWav([x], RATE, 'float32'));
+  });
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("--whole: 'same' framing, mel dB input as a plain loop computes it, the map is the normalised transpose of the mel projection", async () => {
+    const out = await explain(parseExplainArgs([wav, '--layer', '2', '--feature', '1', '--method', 'deconvnet', '--model', modelDir, '--whole', '--out', join(dir, 'o.json'), '--backend', 'cpu']));
+    const frames = Math.ceil(1000 / HOP), bins = N_FFT / 2 + 1;
+    const left = Math.floor(((frames - 1) * HOP + N_FFT - 1000) / 2);
+    expect([out.frames, out.bins, out.inputBins, out.leftPadSamples]).toEqual([frames, bins, BANDS, left]);
+    // Spectrogram: plain DFT of the zero-padded frames.
+    let worstSpec = 0;
+    for (const t of [0, 1, Math.floor(frames / 2), frames - 1]) {
+      for (let k = 0; k < bins; k++) {
+        let re = 0, im = 0;
+        for (let i = 0; i < N_FFT; i++) {
+          const j = t * HOP + i - left;
+          const v = j >= 0 && j < x.length ? x[j] * (0.5 - 0.5 * Math.cos((2 * Math.PI * i) / N_FFT)) : 0;
+          re += v * Math.cos((2 * Math.PI * k * i) / N_FFT);
+          im -= v * Math.sin((2 * Math.PI * k * i) / N_FFT);
+        }
+        worstSpec = Math.max(worstSpec, Math.abs(out.spectrogram[t][k] - Math.hypot(re, im)));
+      }
+    }
+    expect(worstSpec).toBeLessThan(1e-4);
+    // Input: the dense plain-loop mel dB of that spectrogram.
+    const mag = Float32Array.from(out.spectrogram.flat());
+    const ref = referenceInput(mag, frames, fe);
+    const input = out.input.flat();
+    expect(input.length).toBe(frames * BANDS);
+    let worstIn = 0;
+    for (let i = 0; i < ref.length; i++) worstIn = Math.max(worstIn, Math.abs(input[i] - ref[i]));
+    expect(worstIn).toBeLessThan(1e-3);
+    // Map: the analyzer's mel projection of that input, mapped back by a plain-loop normalised transpose.
+    const model = await loadModelFromDir(modelDir);
+    const analyzer = new Analyzer(model);
+    try {
+      const xt = tf.tidy(() => tf.reshape(tf.transpose(tf.tensor2d(Float32Array.from(input), [frames, BANDS])), [1, BANDS, frames, 1])) as tf.Tensor4D;
+      const res = await analyzer.analyse(xt, { layer: 1, feature: 1, method: 'deconvnet' });
+      xt.dispose();
+      const fb = melFilterbank(RATE, N_FFT, BANDS, 0, F_MAX, false, 'slaney');
+      let worstMap = 0, peak = 0;
+      for (let t = 0; t < frames; t++) {
+        for (let k = 0; k < bins; k++) {
+          let num = 0, den = 0;
+          for (let m = 0; m < BANDS; m++) {
+            num += fb[m * bins + k] * res.projection[t * BANDS + m];
+            den += fb[m * bins + k];
+          }
+          const want = den > 0 ? num / den : 0;
+          worstMap = Math.max(worstMap, Math.abs(out.map[t][k] - want));
+          peak = Math.max(peak, Math.abs(want));
+          if ((k * RATE) / N_FFT >= F_MAX) expect(out.map[t][k]).toBe(0);
+        }
+      }
+      expect(peak).toBeGreaterThan(0);
+      expect(worstMap).toBeLessThanOrEqual(1e-4 * peak);
+    } finally {
+      analyzer.dispose();
+      model.dispose();
+    }
+  });
+
+  it('the live rule frames like the engine (no padding) and auralise writes a clip-long signal', async () => {
+    const live = await explain(parseExplainArgs([wav, '--layer', '1', '--feature', '0', '--method', 'deconvnet', '--model', modelDir, '--out', join(dir, 'l.json'), '--backend', 'cpu']));
+    expect([live.frames, live.leftPadSamples, live.map[0].length, live.input[0].length]).toEqual([Math.floor((1000 - N_FFT) / HOP) + 1, 0, N_FFT / 2 + 1, BANDS]);
+    for (const whole of [false, true]) {
+      const args = [wav, '--layer', '2', '--feature', '1', '--model', modelDir, '--out', join(dir, `a${whole ? 'w' : 'l'}.wav`)];
+      const res = await auralise(parseAuraliseArgs(whole ? [...args, '--whole'] : args));
+      expect(res.samples.length).toBe(1000);
+      expect(res.samples.every(Number.isFinite)).toBe(true);
+      let e = 0;
+      for (const v of res.samples) e += v * v;
+      expect(e).toBeGreaterThan(0);
+      if (whole) expect(res.frames).toBe(Math.ceil(1000 / HOP));
+    }
   });
 });
