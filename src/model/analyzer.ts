@@ -91,6 +91,8 @@ interface Forward {
   masks: (tf.Tensor4D | null)[];
   /** Input of each pool op (null for other ops). */
   poolIns: (tf.Tensor4D | null)[];
+  /** Per norm op: 1 / sqrt(var + epsilon) of its input, [1, 1, 1, C] (null for other ops). */
+  invStds: (tf.Tensor4D | null)[];
   /** Input shape of every trunk op. */
   inShapes: number[][];
   /** Output of every head op (index i: output of head[i]), and the head's input vector. */
@@ -111,6 +113,8 @@ export class Analyzer {
   private readonly model: LoadedModel;
   /** Per conv op: kernel rotated 180 degrees with in/out channels swapped. */
   private readonly flipped = new Map<string, tf.Tensor4D>();
+  /** Per affine op: scale and shift shaped to broadcast along its axis of [1, H, W, C]. */
+  private readonly affine = new Map<string, { scale: tf.Tensor4D; shift: tf.Tensor4D }>();
   private disposed = false;
 
   constructor(model: LoadedModel, options: AnalyzerOptions = {}) {
@@ -125,6 +129,12 @@ export class Analyzer {
     this.thumbH = th;
     this.thumbW = tw;
     for (const op of this.graph.trunk) {
+      if (op.kind === 'affine') {
+        const { kernel, bias } = this.weights(op.name);
+        const shape: [number, number, number, number] = [1, 1, 1, 1];
+        shape[op.axis] = kernel.size;
+        this.affine.set(op.name, tf.tidy(() => ({ scale: tf.reshape(kernel, shape) as tf.Tensor4D, shift: tf.reshape(bias ?? tf.zerosLike(kernel), shape) as tf.Tensor4D })));
+      }
       if (op.kind !== 'conv') continue;
       const k = this.weights(op.name).kernel as tf.Tensor4D;
       this.flipped.set(op.name, tf.tidy(() => tf.transpose(tf.reverse(k, [0, 1]), [0, 1, 3, 2])));
@@ -135,8 +145,9 @@ export class Analyzer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    tf.dispose([...this.flipped.values()]);
+    tf.dispose([...this.flipped.values(), ...[...this.affine.values()].flatMap((a) => [a.scale, a.shift])]);
     this.flipped.clear();
+    this.affine.clear();
   }
 
   /** Throws a RangeError when the selection does not fit the model. */
@@ -230,11 +241,13 @@ export class Analyzer {
     const outs: tf.Tensor4D[] = [];
     const masks: (tf.Tensor4D | null)[] = [];
     const poolIns: (tf.Tensor4D | null)[] = [];
+    const invStds: (tf.Tensor4D | null)[] = [];
     const inShapes: number[][] = [];
     let x = input;
     for (const op of this.graph.trunk) {
       inShapes.push(x.shape);
       let poolIn: tf.Tensor4D | null = null;
+      let invStd: tf.Tensor4D | null = null;
       if (op.kind === 'conv') {
         const { kernel, bias } = this.weights(op.name);
         const a = op.activation;
@@ -243,12 +256,21 @@ export class Analyzer {
         if (fusedAct === 'linear') x = applyHidden(x, a);
       } else if (op.kind === 'act') {
         x = applyHidden(x, op.activation);
+      } else if (op.kind === 'norm') {
+        const { mean, variance } = tf.moments(x, [1, 2], true);
+        invStd = tf.rsqrt(tf.add(variance, op.epsilon)) as tf.Tensor4D;
+        x = tf.mul(tf.sub(x, mean), invStd);
+      } else if (op.kind === 'affine') {
+        const a = this.affine.get(op.name);
+        if (!a) throw new Error(`Analyzer: no scale/shift for '${op.name}'`);
+        x = tf.add(tf.mul(x, a.scale), a.shift);
       } else {
         poolIn = x;
         x = tf.maxPool(x, [op.poolH, op.poolW], [op.poolH, op.poolW], 'valid');
       }
       outs.push(x);
       poolIns.push(poolIn);
+      invStds.push(invStd);
       masks.push(null);
     }
     const last = x;
@@ -282,7 +304,7 @@ export class Analyzer {
       }
       headOuts.push(v);
     }
-    return { outs, masks, poolIns, inShapes, headOuts, headIn, logits: logits ?? v, probs: v };
+    return { outs, masks, poolIns, invStds, inShapes, headOuts, headIn, logits: logits ?? v, probs: v };
   }
 
   /** The selected method's map on the input grid, [1, bins, frames, 1], and the label used. */
@@ -352,13 +374,34 @@ export class Analyzer {
     }
   }
 
-  /** Runs the backward chain from the output of trunk[from] down to the input of trunk[to]. */
+  /**
+   * Runs the backward chain from the output of trunk[from] down to the input of trunk[to].
+   * Per op: pool: unpool to the first-max switches; conv: the transposed convolution (flipped
+   * kernel), after the activation step (deconv: rectify; grad: times f'; guided: both);
+   * affine (y = x * scale + shift): times scale, the transpose of a diagonal map, for every rule;
+   * norm (y = xhat = (x - mean) / sigma over height x width, per channel): deconv freezes the
+   * statistics at their forward values, so the signal passes the per-channel linear map 1 / sigma
+   * (as a deconvnet treats any linear layer; subtracting the mean would smear negative energy over
+   * the whole map); grad and guided take the exact gradient of instance normalisation,
+   * g_x = (g - mean(g) - xhat * mean(g * xhat)) / sigma, means over height x width.
+   */
   private backTrunk(fwd: Forward, g0: tf.Tensor4D, from: number, to: number, rule: Rule): tf.Tensor4D {
     let g = g0;
     for (let i = from; i >= to; i--) {
       const op = this.graph.trunk[i];
       const inShape = fwd.inShapes[i];
-      if (op.kind === 'pool') {
+      if (op.kind === 'affine') {
+        g = tf.mul(g, (this.affine.get(op.name) as { scale: tf.Tensor4D }).scale);
+      } else if (op.kind === 'norm') {
+        const invStd = fwd.invStds[i] as tf.Tensor4D;
+        if (rule === 'deconv') {
+          g = tf.mul(g, invStd);
+        } else {
+          const xhat = fwd.outs[i];
+          const centred = tf.sub(tf.sub(g, tf.mean(g, [1, 2], true)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), [1, 2], true)));
+          g = tf.mul(centred, invStd);
+        }
+      } else if (op.kind === 'pool') {
         // Unpool: every pooled cell goes to its window's switch; rows/cols 'valid' pooling dropped get 0.
         const [, h, w] = inShape;
         const mask = fwd.masks[i] ?? firstMaxMask(fwd.poolIns[i] as tf.Tensor4D, fwd.outs[i], op.poolH, op.poolW);

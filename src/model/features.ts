@@ -21,6 +21,8 @@ export interface ForwardState {
   masks: (tf.Tensor4D | null)[];
   /** Input of every pool op (null elsewhere). */
   poolIns: (tf.Tensor4D | null)[];
+  /** Per norm op: 1 / sqrt(var + epsilon) per item and channel, [batch, 1, 1, c] (null elsewhere). */
+  invStds: (tf.Tensor4D | null)[];
   dispose(): void;
 }
 
@@ -30,12 +32,21 @@ export class BatchedDeconv {
   readonly minFrames: number;
   private readonly model: LoadedModel;
   private readonly flipped = new Map<string, tf.Tensor4D>();
+  /** Per affine op: scale and shift shaped to broadcast along its axis. */
+  private readonly affine = new Map<string, { scale: tf.Tensor4D; shift: tf.Tensor4D }>();
 
   constructor(model: LoadedModel) {
     this.model = model;
     this.graph = model.graph;
     this.minFrames = minWindowFrames(this.graph);
     for (const op of this.graph.trunk) {
+      if (op.kind === 'affine') {
+        const w = this.model.weights.get(op.name);
+        if (!w) throw new Error(`BatchedDeconv: weights of '${op.name}' are gone (model disposed?)`);
+        const shape: [number, number, number, number] = [1, 1, 1, 1];
+        shape[op.axis] = w.kernel.size;
+        this.affine.set(op.name, tf.tidy(() => ({ scale: tf.reshape(w.kernel, shape) as tf.Tensor4D, shift: tf.reshape(w.bias ?? tf.zerosLike(w.kernel), shape) as tf.Tensor4D })));
+      }
       if (op.kind !== 'conv') continue;
       const k = this.kernel(op.name);
       this.flipped.set(op.name, tf.tidy(() => tf.transpose(tf.reverse(k, [0, 1]), [0, 1, 3, 2])));
@@ -44,8 +55,9 @@ export class BatchedDeconv {
 
   /** Releases the flipped kernels (not the model's weights). */
   dispose(): void {
-    tf.dispose([...this.flipped.values()]);
+    tf.dispose([...this.flipped.values(), ...[...this.affine.values()].flatMap((a) => [a.scale, a.shift])]);
     this.flipped.clear();
+    this.affine.clear();
   }
 
   private kernel(name: string): tf.Tensor4D {
@@ -62,10 +74,12 @@ export class BatchedDeconv {
     }
     const outs: tf.Tensor4D[] = [];
     const poolIns: (tf.Tensor4D | null)[] = [];
+    const invStds: (tf.Tensor4D | null)[] = [];
     tf.tidy(() => {
       let x = input;
       for (const op of g.trunk) {
         let poolIn: tf.Tensor4D | null = null;
+        let invStd: tf.Tensor4D | null = null;
         if (op.kind === 'conv') {
           const w = this.model.weights.get(op.name);
           const a = op.activation;
@@ -75,12 +89,20 @@ export class BatchedDeconv {
         } else if (op.kind === 'act') {
           const a = op.activation;
           x = a.kind === 'relu' ? tf.relu(x) : a.kind === 'elu' ? eluAlpha(x, a.alpha) : x;
+        } else if (op.kind === 'norm') {
+          const { mean, variance } = tf.moments(x, [1, 2], true);
+          invStd = tf.rsqrt(tf.add(variance, op.epsilon)) as tf.Tensor4D;
+          x = tf.mul(tf.sub(x, mean), invStd);
+        } else if (op.kind === 'affine') {
+          const a = this.affine.get(op.name) as { scale: tf.Tensor4D; shift: tf.Tensor4D };
+          x = tf.add(tf.mul(x, a.scale), a.shift);
         } else {
           poolIn = x;
           x = tf.maxPool(x, [op.poolH, op.poolW], [op.poolH, op.poolW], 'valid');
         }
         outs.push(tf.keep(x));
         poolIns.push(poolIn ? tf.keep(poolIn) : null);
+        invStds.push(invStd ? tf.keep(invStd) : null);
       }
     });
     const masks: (tf.Tensor4D | null)[] = g.trunk.map(() => null);
@@ -89,7 +111,8 @@ export class BatchedDeconv {
       outs,
       masks,
       poolIns,
-      dispose: () => tf.dispose([...new Set([...outs, ...poolIns.filter((p): p is tf.Tensor4D => p !== null), ...masks.filter((m): m is tf.Tensor4D => m !== null)])]),
+      invStds,
+      dispose: () => tf.dispose([...new Set([...outs, ...[...poolIns, ...masks, ...invStds].filter((t): t is tf.Tensor4D => t !== null)])]),
     };
   }
 
@@ -242,6 +265,9 @@ export class BatchedDeconv {
       const [, h, w] = (state.poolIns[i] as tf.Tensor4D).shape;
       return tf.mul(upsampleTo(g, op.poolH, op.poolW, h, w, 0), state.masks[i] as tf.Tensor4D);
     }
+    // affine: times its scale; norm: statistics frozen at their forward values, times 1 / sigma (Analyzer.backTrunk).
+    if (op.kind === 'affine') return tf.mul(g, (this.affine.get(op.name) as { scale: tf.Tensor4D }).scale);
+    if (op.kind === 'norm') return tf.mul(g, state.invStds[i] as tf.Tensor4D);
     // Deconvnet rule: the backward signal is rectified at every nonlinearity (not gated by the forward pass).
     const sig = op.activation.kind === 'linear' ? g : tf.relu(g);
     if (op.kind === 'act') return sig;

@@ -38,8 +38,31 @@ export interface PoolOp {
   poolW: number;
 }
 
+/**
+ * Per-input ("instance") normalisation: per sample and channel, (x - mean) / sqrt(var + epsilon)
+ * with the mean and biased variance over height x width (tfjs LayerNormalization, axis [1, 2], no
+ * centre/scale; Keras 1 BatchNormalization mode 2 with a batch of one). Its output depends on the
+ * whole analysed window.
+ */
+export interface NormOp {
+  kind: 'norm';
+  name: string;
+  epsilon: number;
+}
+
+/**
+ * Per-index scale and shift along one NHWC axis (1 = frequency rows, 2 = time frames, 3 =
+ * channels): y = x * scale[i] + shift[i]. From a 1x1 DepthwiseConv2D or an inference-time
+ * BatchNormalization; the LoadedModel holds scale as the layer's kernel and shift as its bias.
+ */
+export interface AffineOp {
+  kind: 'affine';
+  name: string;
+  axis: 1 | 2 | 3;
+}
+
 /** One operation of the convolutional trunk (4-D tensors). */
-export type TrunkOp = ConvOp | ActOp | PoolOp;
+export type TrunkOp = ConvOp | ActOp | PoolOp | NormOp | AffineOp;
 
 /** How the trunk's last map becomes a vector. */
 export interface ReduceOp {
@@ -129,6 +152,8 @@ export function opOutputShape(op: TrunkOp, h: number, w: number, c: number): [nu
     case 'conv':
       return op.padding === 'same' ? [h, w, op.outChannels] : [h - op.kernelH + 1, w - op.kernelW + 1, op.outChannels];
     case 'act':
+    case 'norm':
+    case 'affine':
       return [h, w, c];
     case 'pool':
       return [Math.floor(h / op.poolH), Math.floor(w / op.poolW), c];
@@ -144,6 +169,11 @@ export function trunkShapes(graph: NetworkGraph, frames: number): [number, numbe
     out.push(s);
   }
   return out;
+}
+
+/** Whether the network's output depends on the whole analysed window (any 'norm' op), not only on each cell's receptive field. */
+export function isWindowDependent(graph: NetworkGraph): boolean {
+  return graph.trunk.some((op) => op.kind === 'norm');
 }
 
 /** Receptive field along one axis ('h' = frequency, 'w' = time) after trunk[0..opIndex]. */

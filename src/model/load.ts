@@ -6,14 +6,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelManifest } from '../shared/manifest';
-import type { HiddenActivation, HeadOp, NetworkGraph, OutputActivation, ReduceOp, TapRef, TrunkOp } from './graph';
+import type { AffineOp, HiddenActivation, HeadOp, NetworkGraph, OutputActivation, ReduceOp, TapRef, TrunkOp } from './graph';
 import { minWindowFrames, trunkShapes } from './graph';
 import { describeValue, ModelValidationError, validateManifest } from './manifest';
 import { Analyzer } from './analyzer';
 
-/** Kernel and optional bias of one Conv2D or Dense layer. */
+/** Kernel and optional bias of one Conv2D or Dense layer, or scale and shift of an 'affine' op. */
 export interface LayerWeights {
-  /** Conv2D: [kh, kw, in, out]; Dense: [in, out]. */
+  /** Conv2D: [kh, kw, in, out]; Dense: [in, out]; affine op: the scale, [length of its axis]. */
   kernel: tf.Tensor;
   bias: tf.Tensor1D | null;
 }
@@ -22,7 +22,7 @@ export interface LayerWeights {
 export interface LoadedModel {
   manifest: ModelManifest;
   graph: NetworkGraph;
-  /** Weights by layer name (Conv2D and Dense layers). */
+  /** Weights by layer name (Conv2D and Dense layers, and the scale/shift of 'affine' ops). */
   weights: Map<string, LayerWeights>;
   /** Duration of the warm-up analysis in ms (0 when skipped). */
   warmUpMs: number;
@@ -32,8 +32,14 @@ export interface LoadedModel {
 /** Layer classes the analyzer implements (Dropout is accepted as the identity it is at inference). */
 export const SUPPORTED_LAYERS = [
   'InputLayer', 'Conv2D', 'MaxPooling2D', 'Activation', 'ReLU', 'ELU', 'Dense', 'Flatten',
-  'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Dropout',
+  'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Dropout', 'LayerNormalization', 'DepthwiseConv2D',
+  'BatchNormalization',
 ] as const;
+
+/** Where an 'affine' op's scale and shift come from (the weights it needs differ). */
+type AffineSource =
+  | { className: 'DepthwiseConv2D'; useBias: boolean }
+  | { className: 'BatchNormalization'; center: boolean; scale: boolean; epsilon: number };
 
 type Obj = Record<string, unknown>;
 
@@ -115,8 +121,32 @@ function fmtShape(s: readonly (number | null)[]): string {
   return `[${s.map((d) => (d === null ? 'null' : String(d))).join(', ')}]`;
 }
 
+function bool(v: unknown, fallback: boolean, what: string): boolean {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'boolean') invalid(`${what}: expected true or false, got ${describeValue(v)}`);
+  return v;
+}
+
+function positive(v: unknown, fallback: number, what: string): number {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) invalid(`${what}: expected a positive number, got ${describeValue(v)}`);
+  return v;
+}
+
+/** An NHWC axis (negative counts from the end) as 1..3, or null when it is not one. */
+function nhwcAxis(v: unknown): 1 | 2 | 3 | null {
+  if (typeof v !== 'number' || !Number.isInteger(v)) return null;
+  const a = v < 0 ? v + 4 : v;
+  return a === 1 || a === 2 || a === 3 ? a : null;
+}
+
 /** Parses and validates the topology against the manifest; returns the graph (weights unchecked). */
 export function buildGraph(topology: unknown, manifest: ModelManifest): NetworkGraph {
+  return parseTopology(topology, manifest).graph;
+}
+
+/** buildGraph, plus what collectWeights needs to know about each 'affine' op's source layer. */
+function parseTopology(topology: unknown, manifest: ModelManifest): { graph: NetworkGraph; affine: Map<string, AffineSource> } {
   const { layers, functional } = rawLayers(topology);
   for (const l of layers) {
     if (!(SUPPORTED_LAYERS as readonly string[]).includes(l.className)) {
@@ -153,6 +183,7 @@ export function buildGraph(topology: unknown, manifest: ModelManifest): NetworkG
   let c = 1;
   let units = 0;
   const trunkNames: string[] = [];
+  const affine = new Map<string, AffineSource>();
   for (const l of rest) {
     const cfg = l.config;
     const what = `layer '${l.name}' (${l.className})`;
@@ -190,6 +221,51 @@ export function buildGraph(topology: unknown, manifest: ModelManifest): NetworkG
         if (cfg.padding !== undefined && cfg.padding !== 'valid') invalid(`${what}.padding: expected 'valid', got ${describeValue(cfg.padding)}`);
         trunk.push({ kind: 'pool', name: l.name, poolH: ph, poolW: pw });
         trunkNames.push(l.name);
+        break;
+      }
+      case 'LayerNormalization': {
+        if (reduce) invalid(`${what}: expected no normalisation after '${reduce.name}'`);
+        const axes = Array.isArray(cfg.axis) ? cfg.axis.map(nhwcAxis) : null;
+        const ok = axes !== null && axes.length === 2 && axes.includes(1) && axes.includes(2);
+        if (!ok) invalid(`${what}.axis: expected [1, 2] (or [-3, -2]: per-input normalisation over frequency x time), got ${describeValue(cfg.axis)}`);
+        const center = bool(cfg.center, true, `${what}.center`);
+        const scale = bool(cfg.scale, true, `${what}.scale`);
+        if (center || scale) invalid(`${what}: expected center false and scale false (plain per-input normalisation), got center ${center}, scale ${scale}`);
+        if (cfg.rms_scaling === true) invalid(`${what}.rms_scaling: expected false, got true`);
+        trunk.push({ kind: 'norm', name: l.name, epsilon: positive(cfg.epsilon, 1e-3, `${what}.epsilon`) });
+        trunkNames.push(l.name);
+        break;
+      }
+      case 'DepthwiseConv2D': {
+        if (reduce) invalid(`${what}: expected no DepthwiseConv2D after '${reduce.name}'`);
+        checkChannelsLast(l);
+        const k = pair(cfg.kernel_size, `${what}.kernel_size`);
+        if (k[0] !== 1 || k[1] !== 1) invalid(`${what}.kernel_size: expected [1, 1] (a per-channel scale and shift), got [${k.join(', ')}]`);
+        const dm = cfg.depth_multiplier ?? 1;
+        if (dm !== 1) invalid(`${what}.depth_multiplier: expected 1, got ${describeValue(dm)}`);
+        const st = pair(cfg.strides ?? 1, `${what}.strides`);
+        if (st[0] !== 1 || st[1] !== 1) invalid(`${what}.strides: expected [1, 1], got [${st.join(', ')}]`);
+        const dil = pair(cfg.dilation_rate ?? 1, `${what}.dilation_rate`);
+        if (dil[0] !== 1 || dil[1] !== 1) invalid(`${what}.dilation_rate: expected [1, 1], got [${dil.join(', ')}]`);
+        if (cfg.padding !== undefined && cfg.padding !== 'same' && cfg.padding !== 'valid') invalid(`${what}.padding: expected 'same' or 'valid', got ${describeValue(cfg.padding)}`);
+        if (hiddenActivation(cfg.activation, `${what}.activation`).kind !== 'linear') invalid(`${what}.activation: expected 'linear' (put the nonlinearity in its own layer), got ${describeValue(cfg.activation)}`);
+        trunk.push({ kind: 'affine', name: l.name, axis: 3 });
+        trunkNames.push(l.name);
+        affine.set(l.name, { className: 'DepthwiseConv2D', useBias: bool(cfg.use_bias, true, `${what}.use_bias`) });
+        break;
+      }
+      case 'BatchNormalization': {
+        if (reduce) invalid(`${what}: expected no BatchNormalization after '${reduce.name}'`);
+        const rawAxis = Array.isArray(cfg.axis) && cfg.axis.length === 1 ? cfg.axis[0] : cfg.axis ?? -1;
+        const axis = nhwcAxis(rawAxis);
+        if (axis === null) invalid(`${what}.axis: expected one of 1 (frequency), 2 (time), 3 or -1 (channels), got ${describeValue(cfg.axis)}`);
+        if (axis === 2 && fixedFrames === null) {
+          invalid(`${what}.axis: expected axis 2 (time) only with a fixed input frame count, got a model input of any length (batch_input_shape [null, ${bins}, null, 1])`);
+        }
+        if (cfg.renorm === true) invalid(`${what}.renorm: expected false, got true`);
+        trunk.push({ kind: 'affine', name: l.name, axis });
+        trunkNames.push(l.name);
+        affine.set(l.name, { className: 'BatchNormalization', center: bool(cfg.center, true, `${what}.center`), scale: bool(cfg.scale, true, `${what}.scale`), epsilon: positive(cfg.epsilon, 1e-3, `${what}.epsilon`) });
         break;
       }
       case 'Activation':
@@ -284,7 +360,7 @@ export function buildGraph(topology: unknown, manifest: ModelManifest): NetworkG
   const minFrames = minWindowFrames(graph);
   if (wantFrames < minFrames) invalid(`manifest.inputShape[1]: expected at least ${minFrames} frames (the network's smallest window), got ${wantFrames}`);
   if (shapes.some((s) => s[0] < 1)) invalid(`model: expected every layer to keep at least one frequency row for ${bins} bins, got an empty layer`);
-  return graph;
+  return { graph, affine };
 }
 
 /** Finds a weight by layer and kind ('kernel' | 'bias'): names like 'conv1/kernel', 'model/conv1/kernel:0'. */
@@ -295,33 +371,63 @@ function findWeight(names: string[], layer: string, kind: string): string | unde
   });
 }
 
-/** Checks that every Conv2D/Dense weight is present with the right shape; returns them by layer. */
-function collectWeights(graph: NetworkGraph, named: tf.NamedTensorMap): Map<string, LayerWeights> {
+/**
+ * Checks that every Conv2D/Dense weight (and every affine op's source weights) is present with the
+ * right shape; returns them by layer. Affine ops get new tensors: kernel = scale, bias = shift.
+ */
+function collectWeights(graph: NetworkGraph, affine: Map<string, AffineSource>, named: tf.NamedTensorMap): Map<string, LayerWeights> {
   const names = Object.keys(named);
   const out = new Map<string, LayerWeights>();
+  const get = (layer: string, kind: string, shape: number[], why = ''): tf.Tensor => {
+    const name = findWeight(names, layer, kind);
+    const want = `[${shape.join(', ')}]${why}`;
+    if (!name) invalid(`weights of layer '${layer}': expected '${layer}/${kind}' with shape ${want}, got none (missing weights)`);
+    const t = named[name];
+    if (t.dtype !== 'float32') invalid(`weights '${name}': expected dtype float32, got ${t.dtype}`);
+    if (!tf.util.arraysEqual(t.shape, shape)) invalid(`weights '${name}': expected shape ${want}, got [${t.shape.join(', ')}]`);
+    return t;
+  };
   const take = (layer: string, kernelShape: number[], biasUnits: number | null): void => {
-    const kName = findWeight(names, layer, 'kernel');
-    const want = `[${kernelShape.join(', ')}]`;
-    if (!kName) invalid(`weights of layer '${layer}': expected '${layer}/kernel' with shape ${want}, got none (missing weights)`);
-    const kernel = named[kName];
-    if (kernel.dtype !== 'float32') invalid(`weights '${kName}': expected dtype float32, got ${kernel.dtype}`);
-    if (!tf.util.arraysEqual(kernel.shape, kernelShape)) invalid(`weights '${kName}': expected shape ${want}, got [${kernel.shape.join(', ')}]`);
-    let bias: tf.Tensor1D | null = null;
-    if (biasUnits !== null) {
-      const bName = findWeight(names, layer, 'bias');
-      if (!bName) invalid(`weights of layer '${layer}': expected '${layer}/bias' with shape [${biasUnits}], got none (missing weights)`);
-      const b = named[bName];
-      if (b.dtype !== 'float32') invalid(`weights '${bName}': expected dtype float32, got ${b.dtype}`);
-      if (!tf.util.arraysEqual(b.shape, [biasUnits])) invalid(`weights '${bName}': expected shape [${biasUnits}], got [${b.shape.join(', ')}]`);
-      bias = b as tf.Tensor1D;
-    }
+    const kernel = get(layer, 'kernel', kernelShape);
+    const bias = biasUnits === null ? null : (get(layer, 'bias', [biasUnits]) as tf.Tensor1D);
     out.set(layer, { kernel, bias });
   };
-  for (const op of graph.trunk) {
-    if (op.kind === 'conv') take(op.name, [op.kernelH, op.kernelW, op.inChannels, op.outChannels], op.useBias ? op.outChannels : null);
-  }
-  for (const op of graph.head) {
-    if (op.kind === 'dense') take(op.name, [op.inUnits, op.units], op.useBias ? op.units : null);
+  const shapes = trunkShapes(graph, graph.fixedFrames ?? minWindowFrames(graph));
+  const derived: tf.Tensor[] = [];
+  const affineWeights = (op: AffineOp, i: number): LayerWeights => {
+    const src = affine.get(op.name);
+    if (!src) throw new Error(`collectWeights: no source recorded for affine op '${op.name}'`);
+    const n = shapes[i][op.axis - 1];
+    const why = [' (frequency rows at this layer)', ' (the model\'s fixed input frame count)', ' (channels at this layer)'][op.axis - 1];
+    if (src.className === 'DepthwiseConv2D') {
+      const k = get(op.name, 'depthwise_kernel', [1, 1, n, 1], why);
+      const b = src.useBias ? get(op.name, 'bias', [n], why) : null;
+      return { kernel: tf.reshape(k, [n]), bias: b ? (tf.clone(b) as tf.Tensor1D) : tf.zeros([n]) };
+    }
+    const mean = get(op.name, 'moving_mean', [n], why);
+    const variance = get(op.name, 'moving_variance', [n], why);
+    const gamma = src.scale ? get(op.name, 'gamma', [n], why) : null;
+    const beta = src.center ? get(op.name, 'beta', [n], why) : null;
+    // Inference-time batch norm: scale = gamma / sqrt(var + eps), shift = beta - mean * scale.
+    return tf.tidy(() => {
+      const scale = tf.div(gamma ?? tf.onesLike(mean), tf.sqrt(tf.add(variance, src.epsilon)));
+      return { kernel: scale, bias: tf.sub(beta ?? tf.zerosLike(mean), tf.mul(mean, scale)) as tf.Tensor1D };
+    });
+  };
+  try {
+    graph.trunk.forEach((op, i) => {
+      if (op.kind === 'conv') take(op.name, [op.kernelH, op.kernelW, op.inChannels, op.outChannels], op.useBias ? op.outChannels : null);
+      if (op.kind !== 'affine') return;
+      const w = affineWeights(op, i);
+      derived.push(w.kernel, ...(w.bias ? [w.bias] : []));
+      out.set(op.name, w);
+    });
+    for (const op of graph.head) {
+      if (op.kind === 'dense') take(op.name, [op.inUnits, op.units], op.useBias ? op.units : null);
+    }
+  } catch (e) {
+    tf.dispose(derived); // the caller disposes the decoded (named) tensors
+    throw e;
   }
   return out;
 }
@@ -337,7 +443,7 @@ export async function loadModel(handler: tf.io.IOHandler, manifestJson: unknown,
   const manifest = validateManifest(manifestJson);
   if (!handler.load) invalid('model: expected an IOHandler that can load, got one without load()');
   const artifacts = await handler.load();
-  const graph = buildGraph(artifacts.modelTopology, manifest);
+  const { graph, affine } = parseTopology(artifacts.modelTopology, manifest);
   if (!artifacts.weightSpecs || !artifacts.weightData) invalid('model.json: expected weights (weightsManifest and weight data), got none (missing weights)');
   let named: tf.NamedTensorMap;
   try {
@@ -347,7 +453,7 @@ export async function loadModel(handler: tf.io.IOHandler, manifestJson: unknown,
   }
   let weights: Map<string, LayerWeights>;
   try {
-    weights = collectWeights(graph, named);
+    weights = collectWeights(graph, affine, named);
   } catch (e) {
     tf.dispose(Object.values(named));
     throw e;
