@@ -76,6 +76,12 @@ export interface ModelInfo {
   hopSamples: number;
   /** True for models whose per-input normalisation depends on the whole window (no no-shimmer guarantee). */
   windowDependent: boolean;
+  /**
+   * True when the model takes exactly windowFrames frames (a Flatten head, e.g. Choi's taggers):
+   * the live window is then the newest windowFrames frames, zero-padded at the start until that
+   * many exist, instead of the pool-grid-anchored window.
+   */
+  fixedWindow: boolean;
 }
 
 /** One line of the on-screen log. */

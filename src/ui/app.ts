@@ -332,8 +332,10 @@ export class App implements AuralscopeApi {
     const b = this.baseline;
     const ringCap = 1 << 17;
     const hopMs = es?.hopMs ?? 0;
-    const windowMs = cfg ? (cfg.nFft / cfg.analysisSampleRateHz) * 1000 : 0;
-    const groupMs = cfg ? ((cfg.hopGroupFrames * cfg.hopSamples) / cfg.analysisSampleRateHz) * 1000 : 0;
+    // The engine rebuilds its path for a model with another front end (Choi's taggers: 12 kHz).
+    const fe = es?.model ? { analysisSampleRateHz: es.model.sampleRateHz, nFft: es.model.nFft, hopSamples: es.model.hopSamples } : cfg;
+    const windowMs = fe ? (fe.nFft / fe.analysisSampleRateHz) * 1000 : 0;
+    const groupMs = fe && cfg ? ((cfg.hopGroupFrames * fe.hopSamples) / fe.analysisSampleRateHz) * 1000 : 0;
     return {
       ready: this.isReady(),
       isolated: !!graph?.shared,
@@ -341,7 +343,7 @@ export class App implements AuralscopeApi {
       backend: es?.backend ?? 'none',
       backendReason: es?.backendReason ?? '',
       contextSampleRateHz: rate,
-      analysisSampleRateHz: cfg?.analysisSampleRateHz ?? 0,
+      analysisSampleRateHz: fe?.analysisSampleRateHz ?? 0,
       source: graph?.kind ?? 'none',
       message: this.messageText,
       capabilities: this.caps ?? { crossOriginIsolated: false, sharedArrayBuffer: false, audioWorklet: false, webgpu: false, setSinkId: false },
@@ -401,6 +403,7 @@ export class App implements AuralscopeApi {
     try {
       const info = await this.requireEngine().loadModel(baseUrl);
       this.info(`Model: ${info.name} (${info.layers.length} layers, ${info.labels.length} labels)`);
+      this.noteWindowDependence(info);
       return info;
     } catch (err) {
       this.error(`The model at ${baseUrl} was not loaded: ${err instanceof Error ? err.message : String(err)}. The previous model keeps running.`);
@@ -413,11 +416,22 @@ export class App implements AuralscopeApi {
     try {
       const info = await this.requireEngine().loadModelFiles(Object.fromEntries(files.map((f) => [f.name.split(/[\\/]/).pop() ?? f.name, f.bytes])));
       this.info(`Model: ${info.name} from picked files (${names})`);
+      this.noteWindowDependence(info);
       return info;
     } catch (err) {
       this.error(`The picked model files (${names}) were not loaded: ${err instanceof Error ? err.message : String(err)}. The previous model keeps running.`);
       throw err;
     }
+  }
+
+  /** Says when a model's outputs depend on its whole window, so its pictures may shimmer. */
+  private noteWindowDependence(info: ModelInfo): void {
+    if (!info.windowDependent) return;
+    const seconds = (info.windowFrames * info.hopSamples) / info.sampleRateHz;
+    this.info(
+      `${info.name} normalises each ${seconds.toFixed(1)}-s window as a whole (per-input normalisation or dB against the window's maximum), ` +
+      'so its maps and the solo can change as the window slides: it is exempt from the no-shimmer rule, and its solo always uses the low-latency lookahead.',
+    );
   }
 
   async setBackend(name: BackendName): Promise<void> {

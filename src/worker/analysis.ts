@@ -64,7 +64,7 @@ function webglRenderer(): true | string {
 /** Builds the ModelInfo the UI shows from a loaded model. */
 export function modelInfo(model: LoadedModel): ModelInfo {
   const m = model.manifest;
-  const windowFrames = Math.max(m.inputShape[1], minWindowFrames(model.graph));
+  const windowFrames = model.graph.fixedFrames ?? Math.max(m.inputShape[1], minWindowFrames(model.graph));
   const geometry = tapGeometry(model.graph, windowFrames);
   return {
     id: m.id,
@@ -87,6 +87,7 @@ export function modelInfo(model: LoadedModel): ModelInfo {
     hopSamples: m.frontEnd.hopSamples,
     // dB against the window's maximum and per-input normalisation both change with the window.
     windowDependent: m.frontEnd.scaling.kind === 'db' || model.graph.trunk.some((op) => (op.kind as string) === 'norm'),
+    fixedWindow: model.graph.fixedFrames !== null,
   };
 }
 

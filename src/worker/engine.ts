@@ -314,23 +314,29 @@ export class Engine implements EngineApi {
     const model = this.model;
     const analysis = this.analysis;
     const n = pipeline.history.total;
-    if (!model || !analysis || n < model.windowFrames) {
+    if (!model || !analysis || (n < model.windowFrames && !model.fixedWindow) || n === 0) {
       this.publish(io, pipeline, null);
       this.hopTime.push(signalMs);
       return;
     }
-    // The window [S, n) with the pooling grid anchored to absolute time (DESIGN.md §3).
-    const start = windowStart(n, model.windowFrames, model.strideFrames);
+    // The window [S, n) with the pooling grid anchored to absolute time (DESIGN.md §3); a model
+    // with a fixed input takes exactly the newest W frames, silence before the stream began.
+    const start = model.fixedWindow ? n - model.windowFrames : windowStart(n, model.windowFrames, model.strideFrames);
     const frames = n - start;
     const bins = pipeline.history.bins;
     const mag = new Float32Array(frames * bins);
-    pipeline.history.range('mag', start, frames, mag);
+    const have = Math.max(start, 0);
+    pipeline.history.range('mag', have, n - have, mag.subarray((have - start) * bins));
     this.analysing = true;
     const t1 = performance.now();
     analysis.analyse(transfer(mag, [mag.buffer]), start, frames, bins).then((r) => {
       if (!this.running || this.model !== model) return;
       const f = r.frame;
-      pipeline.synth.masks.store(f.windowStartFrame, f.windowFrames, f.projection, this.currentLookahead());
+      // Frames before the stream began (a fixed window's zero padding) have no mask to store.
+      const skip = Math.max(0, -f.windowStartFrame);
+      if (skip < f.windowFrames) {
+        pipeline.synth.masks.store(f.windowStartFrame + skip, f.windowFrames - skip, f.projection.subarray(skip * bins), this.currentLookahead());
+      }
       this.publish(io, pipeline, r.frame);
       this.tensors = r.tensors;
       this.analysisTime.push(r.computeMs);
@@ -398,12 +404,37 @@ export class Engine implements EngineApi {
   }
 
   private async useModel(r: { info: ModelInfo; backend: { name: string; reason: string } }): Promise<ModelInfo> {
+    this.model = null; // no analysis of the new model on the old path while the path is rebuilt
+    await this.fitPipeline(r.info);
     this.backend = r.backend;
     this.model = r.info;
     this.selection = await this.requireAnalysis().select({ layer: Math.min(1, r.info.layers.length - 1), feature: 0, method: 'deconvnet' });
     this.pipeline?.synth.reset();
     this.updateSynth();
     return r.info;
+  }
+
+  /**
+   * Rebuilds the signal path when a model needs another front end (Choi's taggers: 12 kHz) or a
+   * longer history than the pipeline keeps (their 29-s windows). The new path starts empty; the
+   * wet/dry delay moves to its latency with the worklet's scheduled crossfade.
+   */
+  private async fitPipeline(info: ModelInfo): Promise<void> {
+    const old = this.pipeline;
+    const c = this.config;
+    if (!old || !c) return;
+    const need = info.windowFrames + 4 * c.hopGroupFrames + ANALYSIS_ALLOWANCE_FRAMES + 64;
+    const same = info.sampleRateHz === c.analysisSampleRateHz && info.nFft === c.nFft && info.hopSamples === c.hopSamples;
+    if (same && old.history.capacity >= need) return;
+    const config: EngineConfig = { ...c, analysisSampleRateHz: info.sampleRateHz, nFft: info.nFft, hopSamples: info.hopSamples };
+    const next = await LivePipeline.create(config, need);
+    this.config = config;
+    this.pipeline = next;
+    this.spectroScratch = new Float32Array(config.historyFrames * next.history.bins);
+    this.framesSincePublish = 0;
+    next.synth.delayFrames = 0;
+    this.wetDelaySamples = next.processingLatencySamples;
+    this.io?.scheduleWetDelay(this.wetDelaySamples, next.heldOutputSamples);
   }
 
   async setBackend(name: BackendName): Promise<string> {
@@ -446,13 +477,36 @@ export class Engine implements EngineApi {
   /** Lookahead of the selected layer in the current latency mode, frames. */
   private currentLookahead(): number {
     const layer = this.model && this.selection ? this.model.layers[this.selection.layer] : null;
-    return layer ? lookaheadFrames(layer.receptiveFieldFrames, this.solo.latencyMode) : 0;
+    return layer ? lookaheadFrames(layer.receptiveFieldFrames, this.latencyMode()) : 0;
+  }
+
+  /**
+   * The latency mode in effect: a window-dependent model (per-input normalisation) never settles a
+   * column, whatever the lookahead, so it always runs the low-latency lookahead (the UI says so).
+   */
+  private latencyMode(): LatencyMode {
+    return this.model?.windowDependent ? 'low' : this.solo.latencyMode;
   }
 
   /** Synthesis delay (frames) of a layer when soloed: lookahead + hop group + analysis allowance. */
   private soloDelayFrames(receptiveFieldFrames: number): number {
     const group = this.config?.hopGroupFrames ?? 2;
-    return lookaheadFrames(receptiveFieldFrames, this.solo.latencyMode) + group + ANALYSIS_ALLOWANCE_FRAMES;
+    return lookaheadFrames(receptiveFieldFrames, this.latencyMode()) + group + this.allowanceFrames;
+  }
+
+  /** The analysis allowance in effect (frames); set when the synthesis is updated. */
+  private allowanceFrames = ANALYSIS_ALLOWANCE_FRAMES;
+
+  /**
+   * A long-window model (Choi's taggers: hundreds of ms per analysis on a CPU) gets an allowance
+   * that covers its measured analysis time plus the duty-cycle gap (2.5 x the median), so the solo
+   * finds fresh masks instead of holding old ones; other models keep the fixed allowance.
+   */
+  private measuredAllowance(): number {
+    const c = this.config;
+    if (!c || !this.model?.windowDependent) return ANALYSIS_ALLOWANCE_FRAMES;
+    const frameMs = (c.hopSamples / c.analysisSampleRateHz) * 1000;
+    return Math.max(ANALYSIS_ALLOWANCE_FRAMES, Math.ceil((2.5 * this.analysisTime.stats.median) / frameMs));
   }
 
   /** Device samples of a synthesis delay in frames. */
@@ -468,6 +522,7 @@ export class Engine implements EngineApi {
     const soloing = this.solo.on && !!this.model && !!this.selection;
     pipeline.settings = { solo: soloing, mode: this.solo.mode, rectify: this.solo.rectify };
     const layer = soloing ? this.model!.layers[this.selection!.layer] : null;
+    this.allowanceFrames = this.measuredAllowance();
     const frames = layer ? this.soloDelayFrames(layer.receptiveFieldFrames) : 0;
     if (frames === pipeline.synth.delayFrames) return;
     pipeline.synth.delayFrames = frames;

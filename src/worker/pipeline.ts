@@ -92,6 +92,7 @@ export class LivePipeline {
     private readonly up: StreamResampler,
     private readonly stft: StftAnalyzer,
     private readonly istft: IstftSynth,
+    minHistoryFrames: number,
   ) {
     const ratio = config.contextSampleRateHz / config.analysisSampleRateHz;
     // Positional delay: the resamplers have zero group delay and the k-th sample IstftSynth emits
@@ -100,16 +101,17 @@ export class LivePipeline {
     // worklet's wet pre-roll absorbs.
     this.processingLatencySamples = Math.round(down.latencySamples * ratio + up.latencySamples);
     // Enough history for the spectrogram view and for the deepest layer's lookahead plus its window.
-    this.history = new FrameHistory(Math.max(config.historyFrames, 64) * 4, stft.bins);
+    this.history = new FrameHistory(Math.max(Math.max(config.historyFrames, 64) * 4, minHistoryFrames), stft.bins);
     this.synthOut = new Float32Array(config.hopSamples);
     this.synth = new SoloSynth(stft.bins, this.history.capacity, config.hopSamples / config.analysisSampleRateHz);
   }
 
-  static async create(config: EngineConfig): Promise<LivePipeline> {
+  /** minHistoryFrames: the analysed window plus its lookahead and slack (long windows need more than the view's 4x). */
+  static async create(config: EngineConfig, minHistoryFrames = 0): Promise<LivePipeline> {
     const down = await StreamResampler.create(config.contextSampleRateHz, config.analysisSampleRateHz);
     const up = await StreamResampler.create(config.analysisSampleRateHz, config.contextSampleRateHz);
     const cfg = { nFft: config.nFft, hopSamples: config.hopSamples };
-    return new LivePipeline(config, down, up, new StftAnalyzer(cfg), new IstftSynth(cfg));
+    return new LivePipeline(config, down, up, new StftAnalyzer(cfg), new IstftSynth(cfg), minHistoryFrames);
   }
 
   /** Device samples of output that the up-resampler and ISTFT still hold (not yet written), approximately. */

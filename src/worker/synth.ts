@@ -33,6 +33,7 @@ export class MaskStore {
     this.frameOf = new Float64Array(capacity).fill(-1);
     this.scaleOf = new Float32Array(capacity);
   }
+  private newestFrame = -1;
   /**
    * Stores the settled columns of one analysed window: projection is frames x bins from absolute
    * frame `start`; columns t < start + frames - lookahead are stored (newest analysis wins).
@@ -63,6 +64,7 @@ export class MaskStore {
       this.scaleOf[slot] = scale;
       stored++;
     }
+    if (end > this.newestFrame + 1) this.newestFrame = end - 1;
     return stored;
   }
   /** The mask of absolute frame t (a view), or null when none was stored. */
@@ -71,8 +73,13 @@ export class MaskStore {
     if (this.frameOf[slot] !== t) return null;
     return { mask: this.masks.subarray(slot * this.bins, (slot + 1) * this.bins), scale: this.scaleOf[slot] };
   }
+  /** The newest stored frame's mask (a view), or null when nothing is stored. */
+  newest(): { mask: Float32Array; scale: number } | null {
+    return this.newestFrame < 0 ? null : this.get(this.newestFrame);
+  }
   clear(): void {
     this.frameOf.fill(-1);
+    this.newestFrame = -1;
   }
 }
 
@@ -125,8 +132,10 @@ export class SoloSynth {
     if (!settings.solo) return { re: this.re, im: this.im };
     let m = this.masks.get(t);
     if (!m) {
+      // Late (the analysis has not reached frame t yet): hold the last mask used, or, when none was
+      // ever on time (an analysis slower than the allowance), the newest one stored.
       this.lateMasks++;
-      m = this.lastMask;
+      m = this.lastMask ?? this.masks.newest();
       if (!m) return { re: this.zeros, im: this.zeros };
     } else {
       this.lastMask = m;
