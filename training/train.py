@@ -96,36 +96,38 @@ def per_tag_auc(y, p, tags):
     return aucs, float(np.mean(vals)) if vals else float('nan')
 
 
-def predict(model, x16, batch=64):
+def predict(model, x16, batch=64, device='cpu'):
     """Sigmoid outputs for a float16 array [N, bins, frames] (eval mode, no grad)."""
     model.eval()
     out = []
     with torch.no_grad():
         for s in range(0, len(x16), batch):
-            xb = torch.from_numpy(x16[s: s + batch].astype(np.float32)).unsqueeze(1)
-            out.append(torch.sigmoid(model(xb)).numpy())
+            xb = torch.from_numpy(x16[s: s + batch].astype(np.float32)).unsqueeze(1).to(device)
+            out.append(torch.sigmoid(model(xb)).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.dense.out_features))
 
 
 def augment(xb, yb, gen):
     """Feature-domain augmentation: random gain, smooth random EQ, and mixing of clip pairs.
 
-    xb holds log1p(C|X|); |X| is recovered exactly with expm1, modified, and re-scaled.
+    xb holds log1p(C|X|); |X| is recovered exactly with expm1, modified, and re-scaled. The random
+    draws come from the CPU generator in a fixed order (same on every device); the arithmetic runs
+    where xb is (the GPU, when training there).
     """
     n, bins, _ = xb.shape
+    dev = xb.device
     mag = torch.expm1(xb.clamp(min=0))
-    gain_db = torch.empty(n, 1, 1).uniform_(-15, 15, generator=gen)
-    f = torch.linspace(0, 1, bins).view(1, bins, 1)
-    tilt = torch.empty(n, 1, 1).uniform_(-12, 12, generator=gen) * (f - 0.3)
-    fc = torch.rand(n, 1, 1, generator=gen)
-    bw = torch.empty(n, 1, 1).uniform_(0.03, 0.3, generator=gen)
-    bump = torch.empty(n, 1, 1).uniform_(-10, 10, generator=gen) * torch.exp(-0.5 * ((f - fc) / bw) ** 2)
+    gain_db = torch.empty(n, 1, 1).uniform_(-15, 15, generator=gen).to(dev)
+    f = torch.linspace(0, 1, bins).view(1, bins, 1).to(dev)
+    tilt = torch.empty(n, 1, 1).uniform_(-12, 12, generator=gen).to(dev) * (f - 0.3)
+    fc = torch.rand(n, 1, 1, generator=gen).to(dev)
+    bw = torch.empty(n, 1, 1).uniform_(0.03, 0.3, generator=gen).to(dev)
+    bump = torch.empty(n, 1, 1).uniform_(-10, 10, generator=gen).to(dev) * torch.exp(-0.5 * ((f - fc) / bw) ** 2)
     mag = mag * 10 ** ((gain_db + tilt + bump) / 20)
-    # Mix a third of the batch with another clip (power sum: random relative phase).
-    mix = torch.rand(n, generator=gen) < 0.33
+    mix = (torch.rand(n, generator=gen) < 0.33).to(dev)
     if mix.any():
-        perm = torch.randperm(n, generator=gen)
-        rel = 10 ** (torch.empty(n, 1, 1).uniform_(-10, 3, generator=gen) / 20)
+        perm = torch.randperm(n, generator=gen).to(dev)
+        rel = 10 ** (torch.empty(n, 1, 1).uniform_(-10, 3, generator=gen).to(dev) / 20)
         mixed = torch.sqrt(mag ** 2 + (rel * mag[perm]) ** 2)
         mag = torch.where(mix.view(n, 1, 1), mixed, mag)
         yb = torch.where(mix.view(n, 1), torch.maximum(yb, yb[perm]), yb)
@@ -162,7 +164,14 @@ def main():
     ap.add_argument('--evals-per-epoch', type=int, default=1)
     ap.add_argument('--train-limit', type=int, default=0)
     ap.add_argument('--no-augment', action='store_true')
+    ap.add_argument('--device', default='cpu', help="'cpu' (default), 'cuda' or 'auto' (cuda when available); "
+                    'augmentation and batching stay on the CPU with the same seeded generator either way')
     a = ap.parse_args()
+    device = a.device
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if device == 'cuda' and not torch.cuda.is_available():
+        sys.exit('train: --device cuda, but this PyTorch sees no CUDA device')
 
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
@@ -174,9 +183,10 @@ def main():
     xtr, ytr = load_split(a.data, 'train', a.train_limit or None)
     xva, yva = load_split(a.data, 'val')
     xte, yte = load_split(a.data, 'test')
-    log(logf, 'train %s val %s test %s, channels %s, args %s' % (xtr.shape, xva.shape, xte.shape, a.channels, vars(a)))
+    log(logf, 'train %s val %s test %s, channels %s, device %s (torch %s), args %s'
+        % (xtr.shape, xva.shape, xte.shape, a.channels, device, torch.__version__, vars(a)))
 
-    model = AuralNet(a.channels, len(tags))
+    model = AuralNet(a.channels, len(tags)).to(device)
     channels = model.channels
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     gen = torch.Generator().manual_seed(a.seed)
@@ -197,8 +207,8 @@ def main():
         run_loss = 0.0
         for bi in range(steps_per_epoch):
             idx = np.sort(order[bi * a.batch: (bi + 1) * a.batch])
-            xb = torch.from_numpy(xtr[idx].astype(np.float32))
-            yb = torch.from_numpy(ytr[idx])
+            xb = torch.from_numpy(xtr[idx].astype(np.float32)).to(device)
+            yb = torch.from_numpy(ytr[idx]).to(device)
             if not a.no_augment:
                 xb, yb = augment(xb, yb, gen)
             model.train()
@@ -215,9 +225,9 @@ def main():
                 run_loss = 0.0
             over_time = a.max_minutes and (time.time() - t_start) > a.max_minutes * 60
             if (bi + 1) in eval_points or over_time:
-                pva = predict(model, xva)
+                pva = predict(model, xva, device=device)
                 va, va_mean = per_tag_auc(yva, pva, tags)
-                pte = predict(model, xte)
+                pte = predict(model, xte, device=device)
                 te, te_mean = per_tag_auc(yte, pte, tags)
                 history.append({'step': step, 'epoch': round(step / steps_per_epoch, 2), 'val_mean': va_mean,
                                 'test_mean': te_mean, 'seconds': round(time.time() - t_start, 1)})
@@ -226,7 +236,7 @@ def main():
                 if va_mean > best['val_mean']:
                     best = {'val_mean': va_mean, 'val': va, 'test_mean': te_mean, 'test': te, 'step': step,
                             'epoch': round(step / steps_per_epoch, 2)}
-                    torch.save({'state_dict': model.state_dict(), 'channels': channels, 'tags': tags},
+                    torch.save({'state_dict': {k: v.cpu() for k, v in model.state_dict().items()}, 'channels': channels, 'tags': tags},
                                os.path.join(a.run, 'best.pt'))
                     bad_evals = 0
                 else:
@@ -246,7 +256,7 @@ def main():
         'tags': tags, 'channels': channels, 'best_step': best.get('step'), 'best_epoch': best.get('epoch'),
         'epochs_run': round(step / steps_per_epoch, 2), 'epochs_planned': a.epochs,
         'training_seconds': round(seconds, 1), 'seed': a.seed, 'batch': a.batch, 'lr': a.lr,
-        'augment': not a.no_augment, 'train_clips': len(xtr), 'val_clips': len(xva), 'test_clips': len(xte),
+        'augment': not a.no_augment, 'device': device, 'torch': torch.__version__, 'train_clips': len(xtr), 'val_clips': len(xva), 'test_clips': len(xte),
         'validationRocAuc': best.get('val'), 'validationMeanRocAuc': best['val_mean'],
         'testRocAuc': best.get('test'), 'testMeanRocAuc': best.get('test_mean'), 'history': history,
     }
