@@ -450,12 +450,14 @@ function firstMaxMask(x: tf.Tensor4D, pooled: tf.Tensor4D, ph: number, pw: numbe
   const pri = new Float32Array(ph * pw);
   for (let r = 0; r < ph; r++) for (let s = 0; s < pw; s++) pri[r * pw + s] = ph * pw - (r * pw + s);
   // x <= its window's maximum, equal only at maxima (the pooled value is one of them, exactly), so
-  // cand = priority at the maxima, 0 elsewhere (sub/step are several times faster than equal + cast on wasm).
-  const isMax = tf.sub(1, tf.step(tf.sub(tf.reshape(pooled, [h, 1, w, 1, c]), x5)));
-  const cand = tf.mul(isMax, tf.tensor(pri, [1, ph, 1, pw, 1]));
+  // step(pooled - x, k) is 1 below the maximum and k at the maxima; times the priority, the maxima
+  // get k * priority (distinct multiples of k, >= k) and the rest at most ph * pw < k / 2.
+  // (sub/step are several times faster than equal + cast or where on wasm.)
+  const k = 2 * ph * pw + 1;
+  const cand = tf.mul(tf.step(tf.sub(tf.reshape(pooled, [h, 1, w, 1, c]), x5), k), tf.tensor(pri, [1, ph, 1, pw, 1]));
   const best = tf.maxPool(tf.reshape(cand, [1, h * ph, w * pw, c]) as tf.Tensor4D, [ph, pw], [ph, pw], 'valid');
-  // Priorities are integers and best >= 1, so only the first maximum has cand > best - 0.5.
-  return tf.step(tf.sub(cand, tf.sub(tf.reshape(best, [h, 1, w, 1, c]), 0.5)));
+  // best is the first maximum's k * priority: only it exceeds best - k / 2.
+  return tf.step(tf.sub(cand, tf.sub(tf.reshape(best, [h, 1, w, 1, c]), k / 2)));
 }
 
 /** Unpooling of a batch-1 [1, h, w, C] signal onto its switches (firstMaxMask), as [1, hIn, wIn, C]; dropped rows/cols get 0. */
