@@ -3,7 +3,8 @@
  * ('norm'), 1x1 DepthwiseConv2D and inference-time BatchNormalization along frequency, time or
  * channels ('affine'), with ELU. Fixture nets built and saved by tfjs-layers itself; the analyzer
  * against tfjs-layers' own predict, a plain-loop float64 reference written here, central finite
- * differences of that reference (saliency) and its frozen-statistics deconvnet; and every refusal.
+ * differences of that reference and its plain-loop gradient (saliency, guided backprop), its
+ * frozen-statistics deconvnet (Analyzer and BatchedDeconv); and every refusal.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -88,7 +89,13 @@ interface RefLayer {
   affine?: { axis: number; scale: Float64Array; shift: Float64Array };
 }
 
-interface RefForward { layers: RefLayer[]; logits: Float64Array; probs: Float64Array }
+interface RefForward {
+  layers: RefLayer[];
+  /** Input and output of every dense layer of the head. */
+  head: { input: Float64Array; out: Float64Array }[];
+  logits: Float64Array;
+  probs: Float64Array;
+}
 
 function convW(f: Fixture, name: string): { k: Float32Array; kh: number; kw: number; cin: number; cout: number; b: Float32Array } {
   const w = f.weights.get(name);
@@ -214,6 +221,7 @@ function refForward(f: Fixture, input: Map3): RefForward {
   if (red.type !== 'gap') throw new Error('reference: only GAP heads here');
   let v = new Float64Array(x.c);
   for (let p = 0; p < x.h * x.w; p++) for (let c = 0; c < x.c; c++) v[c] += x.d[p * x.c + c] / (x.h * x.w);
+  const head: RefForward['head'] = [];
   for (const l of specs.slice(at + 1)) {
     if (l.type !== 'dense') throw new Error('reference: only dense layers in the head');
     const k = f.weights.get(l.name);
@@ -224,9 +232,10 @@ function refForward(f: Fixture, input: Map3): RefForward {
       for (let i = 0; i < v.length; i++) s += v[i] * k.kernel[i * l.units + o];
       z[o] = l.activation === 'relu' ? Math.max(0, s) : s;
     }
+    head.push({ input: v, out: z });
     v = z;
   }
-  return { layers, logits: v, probs: v.map((z) => 1 / (1 + Math.exp(-z))) };
+  return { layers, head, logits: v, probs: v.map((z) => 1 / (1 + Math.exp(-z))) };
 }
 
 /** Deconvnet from one tap feature down to the input, every norm's statistics frozen at their forward values. */
@@ -265,6 +274,79 @@ function refDeconv(f: Fixture, fwd: RefForward, tapName: string, feature: number
     } else if (l.type === 'norm') {
       const inv = layer.invStd as Float64Array;
       g = { ...g, d: g.d.map((v, p) => v * inv[p % g.c]) };
+    } else {
+      const a = layer.affine as NonNullable<RefLayer['affine']>;
+      g = { ...g, d: g.d.map((v, p) => { const c = p % g.c; const j = Math.floor(p / g.c) % g.w; const i = Math.floor(p / (g.c * g.w)); return v * a.scale[[i, j, c][a.axis - 1]]; }) };
+    }
+  }
+  return g;
+}
+
+/**
+ * Gradient of a label's logit w.r.t. the input (rule 'grad'), or guided backprop ('guided': the
+ * signal is also rectified at every ReLU/ELU): plain loops, the exact instance-norm gradient.
+ */
+function refGradient(f: Fixture, fwd: RefForward, label: number, rule: 'grad' | 'guided'): Map3 {
+  const specs = f.spec.layers.filter((l) => l.type === 'dense') as Extract<FixtureLayer, { type: 'dense' }>[];
+  let gv = new Float64Array(fwd.logits.length);
+  gv[label] = 1;
+  for (let d = specs.length - 1; d >= 0; d--) {
+    const l = specs[d];
+    const { input, out } = fwd.head[d];
+    if (l.activation === 'relu') gv = gv.map((v, o) => (rule === 'guided' ? Math.max(0, v) : v) * (out[o] > 0 ? 1 : 0));
+    const k = f.weights.get(l.name) as { kernel: Float32Array };
+    const gi = new Float64Array(input.length);
+    for (let i = 0; i < input.length; i++) for (let o = 0; o < l.units; o++) gi[i] += gv[o] * k.kernel[i * l.units + o];
+    gv = gi;
+  }
+  const last = fwd.layers[fwd.layers.length - 1].out;
+  let g = map3(last.h, last.w, last.c);
+  for (let p = 0; p < last.h * last.w; p++) for (let c = 0; c < last.c; c++) g.d[p * last.c + c] = gv[c] / (last.h * last.w);
+  const dAct = (a: string, y: number): number => (a === 'relu' ? (y > 0 ? 1 : 0) : a === 'elu' ? (y > 0 ? 1 : y + 1) : 1);
+  for (let li = fwd.layers.length - 1; li >= 0; li--) {
+    const layer = fwd.layers[li];
+    const l = layer.spec;
+    const x = layer.input;
+    if (l.type === 'pool') {
+      const up = map3(x.h, x.w, x.c);
+      (layer.switches as Int32Array).forEach((src, p) => { up.d[src] += g.d[p]; });
+      g = up;
+    } else if (l.type === 'act' || l.type === 'conv') {
+      if (l.activation !== 'linear') {
+        const y = layer.out;
+        g = { ...g, d: g.d.map((v, p) => (rule === 'guided' ? Math.max(0, v) : v) * dAct(l.activation, y.d[p])) };
+      }
+      if (l.type === 'conv') {
+        const k = convW(f, l.name);
+        const [ph, pw] = l.padding === 'same' ? [(k.kh - 1) / 2, (k.kw - 1) / 2] : [0, 0];
+        const back = map3(x.h, x.w, k.cin);
+        for (let i = 0; i < g.h; i++) for (let j = 0; j < g.w; j++) for (let o = 0; o < k.cout; o++) {
+          const v = g.d[(i * g.w + j) * g.c + o];
+          for (let di = 0; di < k.kh; di++) for (let dj = 0; dj < k.kw; dj++) {
+            const r = i + di - ph;
+            const q = j + dj - pw;
+            if (r < 0 || r >= x.h || q < 0 || q >= x.w) continue;
+            for (let ci = 0; ci < k.cin; ci++) back.d[(r * x.w + q) * k.cin + ci] += v * k.k[((di * k.kw + dj) * k.cin + ci) * k.cout + o];
+          }
+        }
+        g = back;
+      }
+    } else if (l.type === 'norm') {
+      // g_x = (g - mean(g) - xhat * mean(g * xhat)) / sigma, means over height x width per channel.
+      const inv = layer.invStd as Float64Array;
+      const xhat = layer.out;
+      const n = g.h * g.w;
+      const out = map3(g.h, g.w, g.c);
+      for (let c = 0; c < g.c; c++) {
+        let mg = 0;
+        let mgx = 0;
+        for (let p = 0; p < n; p++) {
+          mg += g.d[p * g.c + c] / n;
+          mgx += (g.d[p * g.c + c] * xhat.d[p * g.c + c]) / n;
+        }
+        for (let p = 0; p < n; p++) out.d[p * g.c + c] = (g.d[p * g.c + c] - mg - xhat.d[p * g.c + c] * mgx) * inv[c];
+      }
+      g = out;
     } else {
       const a = layer.affine as NonNullable<RefLayer['affine']>;
       g = { ...g, d: g.d.map((v, p) => { const c = p % g.c; const j = Math.floor(p / g.c) % g.w; const i = Math.floor(p / (g.c * g.w)); return v * a.scale[[i, j, c][a.axis - 1]]; }) };
@@ -396,6 +478,36 @@ describe.each(['cpu', 'wasm'])('normalisation layers on %s', (backend) => {
           }
           expect(relErr(got, want), `label ${label}, ${frames} frames: ${got} vs ${want}`).toBeLessThan(1e-4);
         }
+      }
+    } finally {
+      analyzer.dispose();
+      model.dispose();
+    }
+  });
+
+  it.each(cases)('%s: saliency and guided backprop of a label equal the plain-loop gradient (exact instance-norm gradient)', async (id, frameList) => {
+    const f = fixtures.get(id) as Fixture;
+    const spec = SPECS.get(id) as FixtureSpec;
+    const model = await loadModel(fixtureHandler(f), f.manifest, { warmUp: false });
+    const analyzer = new Analyzer(model);
+    try {
+      for (const frames of frameList) {
+        const x = randomInput(spec.bins, frames, 4000 + frames);
+        const ref = refForward(f, x);
+        const input = toTensor(x);
+        for (let label = 0; label < spec.labels.length; label++) {
+          for (const method of ['saliency', 'guided'] as const) {
+            const res = await analyzer.analyse(input, { layer: 0, feature: 0, method, label });
+            const want = refGradient(f, ref, label, method === 'guided' ? 'guided' : 'grad').d;
+            const what = `${method} label ${label}, ${frames} frames`;
+            if (want.every((v) => v === 0)) {
+              expect(Math.max(...res.projection.map(Math.abs)), what).toBeLessThan(1e-6);
+              continue;
+            }
+            expect(relErr(projectionAsMap(res.projection, spec.bins, frames), want), what).toBeLessThan(1e-4);
+          }
+        }
+        input.dispose();
       }
     } finally {
       analyzer.dispose();
