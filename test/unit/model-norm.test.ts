@@ -9,7 +9,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Analyzer } from '../../src/model/analyzer';
+import { Analyzer, METHODS } from '../../src/model/analyzer';
+import type { Method, Selection } from '../../src/model/analyzer';
 import { BatchedDeconv } from '../../src/model/features';
 import { isWindowDependent } from '../../src/model/graph';
 import { loadModel } from '../../src/model/load';
@@ -558,6 +559,34 @@ describe.each(['cpu', 'wasm'])('normalisation layers on %s', (backend) => {
       analyzer.dispose();
       model.dispose();
     }
+  });
+});
+
+describe('tensor hygiene with the new ops', () => {
+  it('numTensors is constant over analyses of every method and back to the start after dispose', async () => {
+    await tf.setBackend('cpu');
+    const f = fixtures.get(NORM_FIXED.id) as Fixture;
+    const start = tf.memory().numTensors;
+    const model = await loadModel(fixtureHandler(f), f.manifest);
+    const analyzer = new Analyzer(model);
+    const batched = new BatchedDeconv(model);
+    const input = toTensor(randomInput(NORM_FIXED.bins, NORM_FIXED.windowFrames, 5));
+    const sel = (method: Method, i: number): Selection => ({ layer: i % NORM_FIXED.taps.length, feature: 0, method, label: i % 2 ? 1 : undefined });
+    for (const method of METHODS) await analyzer.analyse(input, sel(method, 0));
+    const state0 = batched.forward(input);
+    await batched.project(state0, 1, [0, 1]);
+    state0.dispose();
+    const steady = tf.memory().numTensors;
+    for (let i = 0; i < 20; i++) for (const method of METHODS) await analyzer.analyse(input, sel(method, i));
+    const state = batched.forward(input);
+    await batched.project(state, 2, [0, 1, 2]);
+    state.dispose();
+    expect(tf.memory().numTensors).toBe(steady);
+    input.dispose();
+    batched.dispose();
+    analyzer.dispose();
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(start);
   });
 });
 
