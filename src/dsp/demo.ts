@@ -2,11 +2,16 @@
 // code (no samples) so a newcomer without a microphone hears and sees something at once.
 // Bar 1 is piano alone, bar 2 adds bass and light drums, bars 3-6 are the full band (sax from bar 4),
 // bar 7 is a drum break, bar 8 the full band again. Tails wrap around, so the loop is seamless.
+// Drums and bass are note-at-a-time voices (demo-voices.ts); the piano, the string section and the
+// sax are the closer-to-real models of instruments.ts.
 
 import {
-  makeRng, renderBassNote, renderHat, renderKick, renderPianoNote, renderReedNote, renderSnare,
-  renderStringsNote,
+  makeRng, renderBassNote, renderHat, renderKick, renderSnare,
 } from './demo-voices';
+import { renderGrandPianoNote, renderSaxPhrase, renderStringSectionNote, type PhraseNote } from './instruments';
+
+// Each arpeggio note is held for an eighth (until the next chord tone), no sustain pedal.
+const ARP_HOLD_BEATS = 0.5;
 
 /** One instrument of the demo, with the GM family label the model knows it by. */
 export interface DemoPart {
@@ -39,11 +44,11 @@ const BEAT_S = 60 / DEMO_BPM;
 
 // ---- the score --------------------------------------------------------------------------------
 
-interface Chord { bassRoot: number; piano: readonly number[]; strings: readonly number[]; }
-const AM: Chord = { bassRoot: 33, piano: [45, 57, 60, 64], strings: [57, 64, 72] };
-const F: Chord = { bassRoot: 29, piano: [41, 57, 60, 65], strings: [57, 65, 72] };
-const C: Chord = { bassRoot: 36, piano: [48, 55, 60, 64], strings: [55, 64, 72] };
-const G: Chord = { bassRoot: 31, piano: [43, 55, 59, 62], strings: [55, 62, 71] };
+interface Chord { bassRoot: number; arpeggio: readonly [number, number, number]; strings: readonly number[]; }
+const AM: Chord = { bassRoot: 33, arpeggio: [57, 60, 64], strings: [57, 64, 72] };
+const F: Chord = { bassRoot: 29, arpeggio: [57, 60, 65], strings: [57, 65, 72] };
+const C: Chord = { bassRoot: 36, arpeggio: [55, 60, 64], strings: [55, 64, 72] };
+const G: Chord = { bassRoot: 31, arpeggio: [55, 59, 62], strings: [55, 62, 71] };
 const CHORDS: readonly Chord[] = [AM, F, C, G, AM, F, C, G];
 
 type Section = 'piano solo' | 'intro' | 'band' | 'break';
@@ -70,7 +75,7 @@ const DRUMS: Record<Section, DrumBar | null> = {
 };
 
 // Relative stem levels before the whole mix is normalised to DEMO_PEAK_DBFS.
-const LEVEL = { kick: 1, snare: 0.5, hat: 0.22, bass: 0.75, piano: 0.32, strings: 0.2, sax: 0.3 };
+const LEVEL = { kick: 1, snare: 0.5, hat: 0.22, bass: 0.75, piano: 0.32, strings: 0.2, sax: 0.4 };
 
 // ---- rendering --------------------------------------------------------------------------------
 
@@ -129,35 +134,28 @@ function renderStemsFloat64(sampleRateHz: number): Float64Array[] {
       for (const [beat, beats, midi] of line) {
         addWrapped(bass, renderBassNote(sampleRateHz, rngFor(3), midi, beats * BEAT_S), at(bar, beat), LEVEL.bass);
       }
-      // Piano comping: beat 1, the "and" of 2, beat 4; the left-hand root rings through the bar.
-      const hits: [number, number, number][] = [[0, 1.4, 0.8], [1.5, 1.4, 0.62], [3, 0.9, 0.7]];
-      for (const [beat, beats, vel] of hits) {
-        for (const midi of chord.piano.slice(beat === 0 ? 0 : 1)) {
-          const holdBeats = beat === 0 && midi === chord.piano[0] ? 3.9 : beats;
-          const note = renderPianoNote(sampleRateHz, rngFor(4), midi, holdBeats * BEAT_S, vel);
-          addWrapped(piano, note, at(bar, beat), LEVEL.piano);
-        }
-      }
     }
-    if (section === 'piano solo') {
-      // Broken chord in eighths, held with the sustain pedal until the bar ends.
-      const arpeggio = [45, 57, 60, 64, 69, 72, 69, 64];
-      arpeggio.forEach((midi, i) => {
+    if (section !== 'break') {
+      // Piano: broken chords in eighths in the middle register (the bass player owns the low end),
+      // each note held until the next chord tone sounds; the first bar is the piano alone.
+      const [r, third, fifth] = chord.arpeggio;
+      const pattern = [r, third, fifth, r + 12, third + 12, r + 12, fifth, third];
+      pattern.forEach((midi, i) => {
         const beat = i / 2;
-        const vel = i === 0 ? 0.85 : i % 2 === 0 ? 0.72 : 0.6;
-        const note = renderPianoNote(sampleRateHz, rngFor(4), midi, (4 - beat) * BEAT_S, vel);
+        const vel = i === 0 ? 0.8 : i % 2 === 0 ? 0.68 : 0.56;
+        const note = renderGrandPianoNote(sampleRateHz, rngFor(4), midi, ARP_HOLD_BEATS * BEAT_S, vel);
         addWrapped(piano, note, at(bar, beat), LEVEL.piano);
       });
     }
     if (section === 'band' && bar >= 2) {
       for (const midi of chord.strings) {
-        addWrapped(strings, renderStringsNote(sampleRateHz, rngFor(5), midi, 4 * BEAT_S), at(bar, 0), LEVEL.strings);
+        addWrapped(strings, renderStringSectionNote(sampleRateHz, rngFor(5), midi, 4 * BEAT_S), at(bar, 0), LEVEL.strings);
       }
     }
   });
-  for (const [bar, beat, beats, midi] of MELODY) {
-    addWrapped(sax, renderReedNote(sampleRateHz, rngFor(6), midi, 0.92 * beats * BEAT_S), at(bar, beat), LEVEL.sax);
-  }
+  const phrase: PhraseNote[] = MELODY.map(([bar, beat, beats, midi]) => (
+    { startS: (bar * 4 + beat) * BEAT_S, lengthS: 0.92 * beats * BEAT_S, midi, velocity: 0.8 }));
+  addWrapped(sax, renderSaxPhrase(sampleRateHz, rngFor(6), phrase), at(MELODY[0][0], MELODY[0][1]), LEVEL.sax);
   return stems;
 }
 
