@@ -206,7 +206,8 @@ def export(run, model_id, models_dir, fixtures_dir, data_dir, name=None, command
             'date': datetime.date.today().isoformat(),
             'epochsRun': metrics['epochs_run'], 'epochsPlanned': metrics['epochs_planned'],
             'bestEpoch': metrics['best_epoch'], 'trainingSeconds': metrics['training_seconds'],
-            'framework': 'PyTorch %s (CPU), batch-norm folded into the conv weights at export' % torch.__version__,
+            'framework': 'PyTorch %s (%s), batch-norm folded into the conv weights at export'
+                         % (metrics.get('torch', torch.__version__), metrics.get('device', 'cpu').upper()),
             'optimizer': 'Adam, one-cycle lr %g, batch %d, binary cross-entropy' % (metrics['lr'], metrics['batch']),
             'augmentation': 'random gain, EQ and clip mixing in the feature domain' if metrics['augment'] else 'none',
         },
