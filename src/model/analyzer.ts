@@ -195,7 +195,7 @@ export class Analyzer {
       const tapMaxima = tf.stack(taps.map((t) => tf.max(t))) as tf.Tensor1D;
       const thumbs = tf.image.resizeBilinear(act, [this.thumbH, this.thumbW], false, true);
       const thumbnails = tf.reshape(tf.transpose(thumbs, [0, 3, 1, 2]), [c, this.thumbH, this.thumbW]) as tf.Tensor3D;
-      const featureMap = tf.reshape(tf.slice(act, [0, 0, 0, sel.feature], [1, h, w, 1]), [h, w]) as tf.Tensor2D;
+      const featureMap = tf.reshape(tf.gather(act, [sel.feature], 3), [h, w]) as tf.Tensor2D; // gather: a 4-D channel slice is slow on wasm
       const { map, labelUsed } = this.project(fwd, sel, input.shape[2]);
       const projection = tf.transpose(tf.reshape(map, [this.graph.bins, input.shape[2]])) as tf.Tensor2D;
       const predictions = tf.reshape(fwd.probs, [-1]) as tf.Tensor1D;
@@ -311,14 +311,14 @@ export class Analyzer {
   private project(fwd: Forward, sel: Selection, frames: number): { map: tf.Tensor4D; labelUsed: tf.Tensor1D } {
     const tap = this.graph.taps[sel.layer];
     const act = fwd.outs[tap.opIndex];
-    const c = act.shape[3];
     const noLabel = tf.tensor1d([-1], 'int32');
     if (sel.method === 'deconvnet' || ((sel.method === 'saliency' || sel.method === 'guided') && sel.label === undefined)) {
-      const onehot = tf.reshape(tf.oneHot(tf.tensor1d([sel.feature], 'int32'), c), [1, 1, 1, c]);
       const rule: Rule = sel.method === 'deconvnet' ? 'deconv' : sel.method === 'guided' ? 'guided' : 'grad';
       // deconvnet starts from the feature's map itself; the gradient methods from d(sum map)/d(map) = 1.
-      const g0 = rule === 'deconv' ? tf.mul(act, onehot) : tf.mul(tf.onesLike(act), onehot);
-      return { map: this.backTrunk(fwd, g0 as tf.Tensor4D, tap.opIndex, 0, rule), labelUsed: noLabel };
+      // Only that channel is non-zero: the chain runs on it alone down to the first transposed conv.
+      const map = tf.gather(act, [sel.feature], 3) as tf.Tensor4D;
+      const g0 = rule === 'deconv' ? map : tf.onesLike(map);
+      return { map: this.backTrunk(fwd, g0, tap.opIndex, 0, rule, sel.feature), labelUsed: noLabel };
     }
     const labelIndex = sel.label !== undefined ? tf.tensor1d([sel.label], 'int32') : (tf.argMax(fwd.logits, 1) as tf.Tensor1D);
     const labelUsed = tf.cast(labelIndex, 'int32') as tf.Tensor1D;
@@ -384,38 +384,58 @@ export class Analyzer {
    * (as a deconvnet treats any linear layer; subtracting the mean would smear negative energy over
    * the whole map); grad and guided take the exact gradient of instance normalisation,
    * g_x = (g - mean(g) - xhat * mean(g * xhat)) / sigma, means over height x width.
+   * With `channel` set, g0 is that one channel [1, h, w, 1] of a signal zero in every other
+   * channel (a selected feature): every op down to the first transposed conv acts per channel, so
+   * they run on that channel alone (16x less work at a 16-channel layer); the conv then spreads it.
    */
-  private backTrunk(fwd: Forward, g0: tf.Tensor4D, from: number, to: number, rule: Rule): tf.Tensor4D {
+  private backTrunk(fwd: Forward, g0: tf.Tensor4D, from: number, to: number, rule: Rule, channel: number | null = null): tf.Tensor4D {
     let g = g0;
+    let ch = channel;
+    // The forward tensor restricted to the channel the signal lives in (all of it when spread).
+    const own = (t: tf.Tensor4D): tf.Tensor4D => (ch === null ? t : (tf.gather(t, [ch], 3) as tf.Tensor4D));
     for (let i = from; i >= to; i--) {
       const op = this.graph.trunk[i];
       const inShape = fwd.inShapes[i];
       if (op.kind === 'affine') {
-        g = tf.mul(g, (this.affine.get(op.name) as { scale: tf.Tensor4D }).scale);
+        const scale = (this.affine.get(op.name) as { scale: tf.Tensor4D }).scale;
+        g = tf.mul(g, op.axis === 3 ? own(scale) : scale);
       } else if (op.kind === 'norm') {
-        const invStd = fwd.invStds[i] as tf.Tensor4D;
+        const invStd = own(fwd.invStds[i] as tf.Tensor4D);
         if (rule === 'deconv') {
           g = tf.mul(g, invStd);
         } else {
-          const xhat = fwd.outs[i];
+          const xhat = own(fwd.outs[i]);
           const centred = tf.sub(tf.sub(g, tf.mean(g, [1, 2], true)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), [1, 2], true)));
           g = tf.mul(centred, invStd);
         }
       } else if (op.kind === 'pool') {
         // Unpool: every pooled cell goes to its window's switch; rows/cols 'valid' pooling dropped get 0.
         const [, h, w] = inShape;
-        const mask = fwd.masks[i] ?? firstMaxMask(fwd.poolIns[i] as tf.Tensor4D, fwd.outs[i], op.poolH, op.poolW);
-        fwd.masks[i] = mask;
-        g = unpool(g, mask, h, w);
+        if (ch === null) {
+          const mask = fwd.masks[i] ?? firstMaxMask(fwd.poolIns[i] as tf.Tensor4D, fwd.outs[i], op.poolH, op.poolW);
+          fwd.masks[i] = mask;
+          g = unpool(g, mask, h, w);
+        } else {
+          g = unpool(g, firstMaxMask(own(fwd.poolIns[i] as tf.Tensor4D), own(fwd.outs[i]), op.poolH, op.poolW), h, w);
+        }
       } else {
-        g = backActivation(g, op.activation, fwd.outs[i], rule);
+        // deconv rectifies the signal without looking at the forward pass.
+        g = backActivation(g, op.activation, rule === 'deconv' ? g : own(fwd.outs[i]), rule);
         if (op.kind === 'conv') {
-          const f = this.flipped.get(op.name) as tf.Tensor4D;
+          // The transposed conv: the flipped kernel [kh, kw, out, in], or from one channel its slice [kh, kw, 1, in].
+          const flipped = this.flipped.get(op.name) as tf.Tensor4D;
+          const f = ch === null ? flipped : (tf.gather(flipped, [ch], 2) as tf.Tensor4D);
           // The transpose of a 'valid' convolution is a 'full' one: pad k - 1 on every side.
           const pad = op.padding === 'same' ? 'same' : ([[0, 0], [op.kernelH - 1, op.kernelH - 1], [op.kernelW - 1, op.kernelW - 1], [0, 0]] as tf.backend_util.ExplicitPadding);
-          // Onto one channel (the spectrogram), a depthwise conv plus a channel sum is several times
-          // faster on wasm than a conv2d with a single output channel (measured: 1.8 vs 4.5 ms at 257 x 173 x 16).
-          g = op.inChannels === 1 ? tf.sum(tf.depthwiseConv2d(g, f, 1, pad), 3, true) : tf.conv2d(g, f, 1, pad);
+          if (op.inChannels === 1) {
+            // Onto one channel (the spectrogram), a depthwise conv plus a channel sum is several times
+            // faster on wasm than a conv2d with a single output channel (1.8 vs 4.5 ms at 257 x 173 x 16).
+            g = tf.depthwiseConv2d(g, f, 1, pad);
+            if (ch === null) g = tf.sum(g, 3, true);
+          } else {
+            g = tf.conv2d(g, f, 1, pad);
+          }
+          ch = null;
         }
       }
     }

@@ -301,10 +301,16 @@ function refGradient(f: Fixture, fwd: RefForward, label: number, rule: 'grad' | 
     gv = gi;
   }
   const last = fwd.layers[fwd.layers.length - 1].out;
-  let g = map3(last.h, last.w, last.c);
+  const g = map3(last.h, last.w, last.c);
   for (let p = 0; p < last.h * last.w; p++) for (let c = 0; c < last.c; c++) g.d[p * last.c + c] = gv[c] / (last.h * last.w);
+  return refTrunkBack(f, fwd, g, fwd.layers.length - 1, rule);
+}
+
+/** The 'grad' / 'guided' chain from the output of trunk layer `top` (signal g0 there) down to the input. */
+function refTrunkBack(f: Fixture, fwd: RefForward, g0: Map3, top: number, rule: 'grad' | 'guided'): Map3 {
+  let g = g0;
   const dAct = (a: string, y: number): number => (a === 'relu' ? (y > 0 ? 1 : 0) : a === 'elu' ? (y > 0 ? 1 : y + 1) : 1);
-  for (let li = fwd.layers.length - 1; li >= 0; li--) {
+  for (let li = top; li >= 0; li--) {
     const layer = fwd.layers[li];
     const l = layer.spec;
     const x = layer.input;
@@ -510,6 +516,46 @@ describe.each(['cpu', 'wasm'])('normalisation layers on %s', (backend) => {
         }
         input.dispose();
       }
+    } finally {
+      analyzer.dispose();
+      model.dispose();
+    }
+  });
+
+  it.each(cases)('%s: saliency and guided backprop of a feature (its summed map) equal the plain-loop gradient', async (id, frameList) => {
+    const f = fixtures.get(id) as Fixture;
+    const spec = SPECS.get(id) as FixtureSpec;
+    const model = await loadModel(fixtureHandler(f), f.manifest, { warmUp: false });
+    const analyzer = new Analyzer(model);
+    let nonZero = 0;
+    try {
+      for (const frames of frameList) {
+        const x = randomInput(spec.bins, frames, 5000 + frames);
+        const ref = refForward(f, x);
+        const input = toTensor(x);
+        for (let tap = 0; tap < spec.taps.length; tap++) {
+          const top = ref.layers.findIndex((l) => l.spec.name === spec.taps[tap]);
+          const out = ref.layers[top].out;
+          const feature = out.c - 1;
+          const g0 = map3(out.h, out.w, out.c);
+          for (let p = 0; p < out.h * out.w; p++) g0.d[p * out.c + feature] = 1;
+          for (const method of ['saliency', 'guided'] as const) {
+            const res = await analyzer.analyse(input, { layer: tap, feature, method });
+            const want = refTrunkBack(f, ref, g0, top, method === 'guided' ? 'guided' : 'grad').d;
+            const what = `${method} ${spec.taps[tap]} feature ${feature}, ${frames} frames`;
+            if (want.every((v) => Math.abs(v) < 1e-9)) {
+              // Zero: every path rectified away, or a norm tap, whose summed map is constant (0), so
+              // the float32 chain leaves only rounding noise.
+              expect(Math.max(...res.projection.map(Math.abs)), what).toBeLessThan(1e-3);
+              continue;
+            }
+            nonZero++;
+            expect(relErr(projectionAsMap(res.projection, spec.bins, frames), want), what).toBeLessThan(1e-4);
+          }
+        }
+        input.dispose();
+      }
+      expect(nonZero).toBeGreaterThan(0);
     } finally {
       analyzer.dispose();
       model.dispose();
