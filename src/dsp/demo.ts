@@ -1,7 +1,7 @@
 // The built-in demo piece: an 8-bar loop in A minor (Am-F-C-G twice) at 100 BPM, synthesised in
 // code (no samples) so a newcomer without a microphone hears and sees something at once.
-// Bar 1 is piano alone, bar 2 adds bass and light drums, bars 3-6 are the full band (sax from bar 4),
-// bar 7 is a drum break, bar 8 the full band again. Tails wrap around, so the loop is seamless.
+// Bar 1 is piano alone, bar 2 adds bass, light drums and the string section, bars 3-6 are the full
+// band with the sax melody, bar 7 is a drum break, bar 8 the full band again. Tails wrap around, so the loop is seamless.
 // Drums and bass are note-at-a-time voices (demo-voices.ts); the piano, the string section and the
 // sax are the closer-to-real models of instruments.ts.
 
@@ -56,6 +56,7 @@ const SECTIONS: readonly Section[] = ['piano solo', 'intro', 'band', 'band', 'ba
 
 /** Sax melody as [bar, beat, lengthBeats, midi]. */
 const MELODY: readonly (readonly [number, number, number, number])[] = [
+  [2, 0.5, 0.5, 64], [2, 1, 0.5, 67], [2, 1.5, 1, 72], [2, 2.5, 0.5, 71], [2, 3, 1, 72],
   [3, 0, 1, 74], [3, 1, 0.5, 71], [3, 1.5, 0.5, 74], [3, 2, 1.5, 76], [3, 3.5, 0.5, 74],
   [4, 0, 1.5, 72], [4, 1.5, 0.5, 69], [4, 2, 1, 76], [4, 3, 1, 72],
   [5, 0, 1, 69], [5, 1, 0.5, 72], [5, 1.5, 1.5, 77], [5, 3, 0.5, 76], [5, 3.5, 0.5, 72],
@@ -74,8 +75,9 @@ const DRUMS: Record<Section, DrumBar | null> = {
   },
 };
 
-// Relative stem levels before the whole mix is normalised to DEMO_PEAK_DBFS.
-const LEVEL = { kick: 1, snare: 0.5, hat: 0.22, bass: 0.75, piano: 0.32, strings: 0.2, sax: 0.4 };
+// Relative stem levels before the whole mix is normalised to DEMO_PEAK_DBFS: the sax leads, the
+// strings sit with the piano, so neither is buried under the band.
+const LEVEL = { kick: 1, snare: 0.5, hat: 0.22, bass: 0.75, piano: 0.32, strings: 0.3, sax: 0.6 };
 
 // ---- rendering --------------------------------------------------------------------------------
 
@@ -147,7 +149,7 @@ function renderStemsFloat64(sampleRateHz: number): Float64Array[] {
         addWrapped(piano, note, at(bar, beat), LEVEL.piano);
       });
     }
-    if (section === 'band' && bar >= 2) {
+    if (section === 'band' || section === 'intro') {
       for (const midi of chord.strings) {
         addWrapped(strings, renderStringSectionNote(sampleRateHz, rngFor(5), midi, 4 * BEAT_S), at(bar, 0), LEVEL.strings);
       }

@@ -247,7 +247,7 @@ export function renderStringSectionNote(sampleRateHz: number, rng: Rng, midi: nu
   const sin = sineTable();
   const dt = 1 / sampleRateHz;
   for (let p = 0; p < players; p++) {
-    const ratio = 2 ** ((rng() - 0.5) * 0.12 / 12); // an ensemble is never exactly in tune
+    const ratio = 2 ** ((rng() - 0.5) * 0.2 / 12); // players scatter by up to +-10 cents: a section is never in unison
     const vibHz = 4.8 + 1.4 * rng();
     const vibDepth = (0.12 + 0.1 * rng()) * Math.LN2 / 12; // 0.12-0.22 semitones, as a frequency ratio
     const start = Math.round(0.04 * rng() * sampleRateHz); // players do not bow together exactly
