@@ -150,8 +150,8 @@ function addPianoPartial(out: Float64Array, w: readonly number[], phi: readonly 
  * Grand-piano note: for each partial, three unison strings a fraction of a cent apart (they beat)
  * with the stiff-string stretch f_n = n f0 sqrt(1 + B n^2); each decays in two stages, a fast
  * "prompt" sound and a slow "aftersound" (the two polarisations the bridge couples); high partials
- * die first; the hammer excites the string at 1/8 of its length and is harder (brighter) when
- * struck harder; a felt-on-string knock and the soundboard's low body resonances add the attack;
+ * die first; the hammer excites the string at 1/8 of its length and its felt passes more high partials
+ * the harder it strikes; a felt-on-string knock and the soundboard's low body resonances add the attack;
  * the damper ends the note after holdSeconds.
  */
 export function renderGrandPianoNote(sampleRateHz: number, rng: Rng, midi: number, holdSeconds: number, velocity: number): Float64Array {
@@ -162,16 +162,17 @@ export function renderGrandPianoNote(sampleRateHz: number, rng: Rng, midi: numbe
   const dampS = 0.09 + 0.1 * Math.max(0, (60 - midi) / 36); // bass strings damp more slowly
   const out = new Float64Array(holdSamples + Math.round(7 * dampS * sampleRateHz));
   const limitHz = maxPartialHz(sampleRateHz, 5000);
-  const hardness = 0.55 + 0.45 * velocity;
+  const feltCutoffHz = 1500 + 3000 * velocity;
   const soundboard = (fHz: number): number => 0.6 + 0.5 * resonance(fHz, 220, 120) + 0.4 * resonance(fHz, 600, 300)
     + 0.3 * resonance(fHz, 1800, 900);
   for (let n = 1; n <= 40; n++) {
     const fHz = n * f0Hz * Math.sqrt(1 + stretchB * n * n);
     if (fHz > limitHz) break;
     const strike = Math.abs(Math.sin((Math.PI * n) / 8)) + 0.02;
-    const amp = (strike / n) * Math.exp(-((n - 1) * fHz) / (50000 * hardness)) * soundboard(fHz);
+    // The hammer's felt is a low-pass on the strike, its cutoff higher the harder it hits.
+    const amp = (strike / Math.sqrt(n)) / (1 + (fHz / feltCutoffHz) ** 4) * soundboard(fHz);
     if (amp < 2e-4) continue;
-    const tauS = tau1S / (1 + 0.25 * (n - 1) + fHz / 3000);
+    const tauS = tau1S / (1 + 0.25 * (n - 1) + fHz / 800); // high partials die first
     const cents = [-0.9 + 0.4 * rng(), 0, 0.6 + 0.5 * rng()];
     const w = cents.map((c) => (2 * Math.PI * fHz * 2 ** (c / 1200)) / sampleRateHz);
     const phi = cents.map(() => 0.3 * rng()); // the hammer sets the strings moving from rest: sine phase, no click
