@@ -11,7 +11,16 @@ export interface Raster {
 /** A blank raster filled with one colour. */
 export function raster(width: number, height: number, rgb: [number, number, number] = [0, 0, 0]): Raster {
   const data = new Uint8Array(width * height * 4);
-  for (let i = 0; i < width * height; i++) data.set([rgb[0], rgb[1], rgb[2], 255], i * 4);
+  if (rgb[0] === 0 && rgb[1] === 0 && rgb[2] === 0) {
+    for (let i = 3; i < data.length; i += 4) data[i] = 255;
+  } else {
+    for (let i = 0; i < data.length; i += 4) {
+      data[i] = rgb[0];
+      data[i + 1] = rgb[1];
+      data[i + 2] = rgb[2];
+      data[i + 3] = 255;
+    }
+  }
   return { width, height, data };
 }
 
@@ -37,16 +46,38 @@ export function spectrogramRaster(values: Float32Array, frames: number, bins: nu
   for (let i = 0; i < values.length; i++) if (values[i] > top) top = values[i];
   if (!(top > 0)) return img;
   const floor = top * 10 ** (-rangeDb / 20);
+  const data = img.data;
+  // Bin range of each row, then per column the maximum over its frames (one pass over the values).
+  const k0s = new Int32Array(height);
+  const k1s = new Int32Array(height);
+  for (let y = 0; y < height; y++) {
+    k1s[y] = bins - Math.floor((y * bins) / height);
+    k0s[y] = Math.min(k1s[y] - 1, bins - Math.floor(((y + 1) * bins) / height));
+  }
+  const col = new Float64Array(bins);
+  const last = RAMP.length - 1;
   for (let x = 0; x < width; x++) {
     const t0 = Math.floor((x * frames) / width);
     const t1 = Math.max(t0 + 1, Math.floor(((x + 1) * frames) / width));
+    col.fill(0);
+    for (let t = t0; t < t1; t++) {
+      const off = t * bins;
+      for (let k = 0; k < bins; k++) col[k] = Math.max(col[k], values[off + k]);
+    }
     for (let y = 0; y < height; y++) {
-      const k1 = bins - Math.floor((y * bins) / height);
-      const k0 = Math.min(k1 - 1, bins - Math.floor(((y + 1) * bins) / height));
       let m = 0;
-      for (let t = t0; t < t1; t++) for (let k = k0; k < k1; k++) m = Math.max(m, values[t * bins + k]);
+      for (let k = k0s[y]; k < k1s[y]; k++) m = Math.max(m, col[k]);
       const v = m > floor ? (20 * Math.log10(m / top)) / rangeDb + 1 : 0;
-      img.data.set(rampColour(v), (y * width + x) * 4);
+      // rampColour(v), inlined (same arithmetic, no allocation).
+      const r = Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0)) * last;
+      const i = Math.min(last - 1, Math.floor(r));
+      const f = r - i;
+      const a = RAMP[i];
+      const b = RAMP[i + 1];
+      const p = (y * width + x) * 4;
+      data[p] = Math.round(a[0] + f * (b[0] - a[0]));
+      data[p + 1] = Math.round(a[1] + f * (b[1] - a[1]));
+      data[p + 2] = Math.round(a[2] + f * (b[2] - a[2]));
     }
   }
   return img;
@@ -54,14 +85,13 @@ export function spectrogramRaster(values: Float32Array, frames: number, bins: nu
 
 /** Copies src into dst at (x, y), clipped. */
 export function blit(dst: Raster, src: Raster, x: number, y: number): void {
+  const c0 = Math.max(0, -x);
+  const c1 = Math.min(src.width, dst.width - x);
+  if (c1 <= c0) return;
   for (let r = 0; r < src.height; r++) {
     const dy = y + r;
     if (dy < 0 || dy >= dst.height) continue;
-    for (let c = 0; c < src.width; c++) {
-      const dx = x + c;
-      if (dx < 0 || dx >= dst.width) continue;
-      dst.data.set(src.data.subarray((r * src.width + c) * 4, (r * src.width + c) * 4 + 4), (dy * dst.width + dx) * 4);
-    }
+    dst.data.set(src.data.subarray((r * src.width + c0) * 4, (r * src.width + c1) * 4), (dy * dst.width + x + c0) * 4);
   }
 }
 
@@ -90,11 +120,14 @@ export function drawText(dst: Raster, text: string, x: number, y: number, scale:
   return cx - x;
 }
 
-/** Encodes a raster as PNG bytes. */
+/**
+ * Encodes a raster as PNG bytes. Every row uses the Paeth filter: pngjs's default (try all five
+ * filters per row) is ~3x slower for ~3 % smaller files; the pixels are the same.
+ */
 export function encodePng(r: Raster): Buffer {
   const png = new PNG({ width: r.width, height: r.height });
   png.data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
-  return PNG.sync.write(png);
+  return PNG.sync.write(png, { filterType: 4 });
 }
 
 /** Layout of a per-layer grid: tiles of tileW x tileH under a label strip, `columns` per row. */

@@ -167,6 +167,35 @@ async function readSong(path: string, man: ModelManifest, seconds: number | null
   return { signal, spec, mag, frames, bins, rms: Math.sqrt(sum / Math.max(1, signal.length)) };
 }
 
+/**
+ * A mono 16-bit PCM WAV (44-byte header), byte for byte what encodeWav([samples], rate, 'pcm16')
+ * writes (samples x 32768 rounded, clipped to [-32768, 32767], NaN as 0), without wavefile's
+ * per-sample packing (~50x faster for a 30-s song).
+ */
+export function encodeWavPcm16Mono(samples: Float32Array, sampleRateHz: number): Uint8Array {
+  const bytes = new Uint8Array(44 + 2 * samples.length);
+  const v = new DataView(bytes.buffer);
+  const tag = (at: number, s: string): void => { for (let i = 0; i < 4; i++) bytes[at + i] = s.charCodeAt(i); };
+  tag(0, 'RIFF');
+  v.setUint32(4, 36 + 2 * samples.length, true);
+  tag(8, 'WAVE');
+  tag(12, 'fmt ');
+  v.setUint32(16, 16, true);
+  v.setUint16(20, 1, true); // PCM
+  v.setUint16(22, 1, true); // mono
+  v.setUint32(24, sampleRateHz, true);
+  v.setUint32(28, 2 * sampleRateHz, true);
+  v.setUint16(32, 2, true);
+  v.setUint16(34, 16, true);
+  tag(36, 'data');
+  v.setUint32(40, 2 * samples.length, true);
+  for (let i = 0; i < samples.length; i++) {
+    const q = Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32768)));
+    v.setInt16(44 + 2 * i, q === q ? q : 0, true);
+  }
+  return bytes;
+}
+
 /** Picture size of one feature's deconvolved spectrogram. */
 export function featureImageSize(frames: number, bins: number): { width: number; height: number } {
   const step = Math.ceil(frames / 640);
@@ -227,7 +256,7 @@ class UnitRunner {
         await writeFile(join(job.outDir, `${base}.png`), encodePng(img));
         const y = auraliseSpectrum(data.spec.re, data.spec.im, mask, cfg, { mode: 'solo', rectify: false, maskScale: 0 }, data.signal.length);
         matchLevel(y, { targetRms: data.rms, maxGainDb: 24, peakCeilingDb: -1 });
-        await writeFile(join(job.outDir, `${base}.wav`), encodeWav([y], fe.sampleRateHz, 'pcm16'));
+        await writeFile(join(job.outDir, `${base}.wav`), encodeWavPcm16Mono(y, fe.sampleRateHz));
         files.push({ png: `${base}.png`, wav: `${base}.wav` });
         const n = i0 + j;
         const gx = grid.pad + (n % grid.columns) * (grid.tileW + grid.pad);
