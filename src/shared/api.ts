@@ -18,11 +18,14 @@ export interface SourceRequest {
   name?: string;
 }
 
-/** Faults that debug.inject makes happen for real. */
-export type Fault = 'track-ended' | 'worker-crash' | 'suspend' | 'device-lost';
+/**
+ * Faults that debug.inject makes happen for real. 'device-lost' loses the views' GPU device;
+ * 'backend-lost' destroys the analysis worker's WebGPU device (refused unless tfjs runs on webgpu).
+ */
+export type Fault = 'track-ended' | 'worker-crash' | 'suspend' | 'device-lost' | 'backend-lost';
 
 /** Every fault, for exhaustive iteration in tests and the UI. */
-export const FAULTS: readonly Fault[] = ['track-ended', 'worker-crash', 'suspend', 'device-lost'];
+export const FAULTS: readonly Fault[] = ['track-ended', 'worker-crash', 'suspend', 'device-lost', 'backend-lost'];
 
 /** Projection methods, in the order frames index them (AnalysisFrame.method). */
 export const METHOD_NAMES = ['deconvnet', 'saliency', 'guided', 'gradcam'] as const;

@@ -2,7 +2,7 @@
  * The application: owns the audio graph, the engine client and the stage, keeps the status and
  * the on-screen log, and implements the scripting API (window.auralscope).
  */
-import { METHOD_NAMES, type AuralscopeApi, type BackendBench, type BackendMaps, type BackendName, type Capabilities, type EngineConfig, type EngineStats, type Fault, type FrameSnapshot, type LatencyMode, type LogEntry, type ModelInfo, type SelectionRequest, type SoloMode, type SourceRequest, type Status } from '../shared/api';
+import { FAULTS, METHOD_NAMES, type AuralscopeApi, type BackendBench, type BackendMaps, type BackendName, type Capabilities, type EngineConfig, type EngineStats, type Fault, type FrameSnapshot, type LatencyMode, type LogEntry, type ModelInfo, type SelectionRequest, type SoloMode, type SourceRequest, type Status } from '../shared/api';
 import { BATCH_SAMPLES, FloatSlot, QUANTUM_FRAMES, Slot } from '../shared/layout';
 import type { EngineFrame } from '../shared/frame';
 import { AudioGraph } from './audio-graph';
@@ -531,9 +531,13 @@ export class App implements AuralscopeApi {
         case 'device-lost':
           this.stage?.loseDevice();
           break;
+        case 'backend-lost':
+          // Refused (rejects with the reason) unless the analysis runs on webgpu.
+          this.push('warn', `debug: ${await this.requireEngine().loseBackend()}`);
+          break;
         default: {
           const never: never = fault;
-          throw new Error(`debug.inject: expected one of track-ended, worker-crash, suspend, device-lost; got ${String(never)}`);
+          throw new Error(`debug.inject: expected one of ${FAULTS.join(', ')}; got ${String(never)}`);
         }
       }
     },

@@ -9,6 +9,10 @@ import type { BackendBench, BackendMaps, BackendName, EngineApi, EngineConfig, E
 import { createMailbox, MailboxReader, unpackFrame, type EngineFrame } from '../shared/frame';
 import { Slot } from '../shared/layout';
 import type { AudioGraph } from './audio-graph';
+import type { Engine } from '../worker/engine';
+
+/** The engine worker's API plus its debug fault hook (kept out of the shared contract). */
+type EngineWorkerApi = EngineApi & Pick<Engine, 'loseBackend'>;
 
 /** Mailbox capacity in float32 values: a 2048 x 257 spectrogram plus analysis sections. */
 const MAILBOX_CAPACITY = 1 << 21;
@@ -37,7 +41,7 @@ export class EngineClient {
   private readonly replay: Replay = { modelUrl: null, modelFiles: null, backend: 'auto', selection: null, solo: false, soloMode: 'solo', rectify: false, latencyMode: 'exact' };
   private worker: Worker | null = null;
   private analysisWorker: Worker | null = null;
-  private api: Remote<EngineApi> | null = null;
+  private api: Remote<EngineWorkerApi> | null = null;
   private mailbox: SharedArrayBuffer | null = null;
   private reader: MailboxReader | null = null;
   private latestTransferred: Float32Array | null = null;
@@ -79,7 +83,7 @@ export class EngineClient {
     });
     const link = new MessageChannel();
     analysisWorker.postMessage({ type: 'connect', port: link.port2 }, [link.port2]);
-    const api = wrap<EngineApi>(worker);
+    const api = wrap<EngineWorkerApi>(worker);
     this.api = api;
     let info: EngineInfo;
     if (this.graph.shared && this.mailbox) {
@@ -115,7 +119,7 @@ export class EngineClient {
     await api.setSolo(r.solo);
   }
 
-  private get remote(): Remote<EngineApi> {
+  private get remote(): Remote<EngineWorkerApi> {
     if (!this.api) throw new Error('the analysis worker is not running (it is restarting); try again in a moment');
     return this.api;
   }
@@ -242,6 +246,11 @@ export class EngineClient {
   /** Debug: per-run analysis times on another backend. */
   benchOn(backend: string, hops: number, maxMs?: number): Promise<BackendBench> {
     return this.whileBusy(() => this.remote.benchOn(backend, hops, maxMs));
+  }
+
+  /** Debug: destroys the analysis backend's WebGPU device (rejects, saying why, on other backends). */
+  loseBackend(): Promise<string> {
+    return this.remote.loseBackend();
   }
 
   /** Debug: asks the worker to crash for real. */

@@ -23,6 +23,42 @@ const BENCH_CAP_MS = 3000;
 
 let wasmPathsSet = false;
 
+/** The slice of a GPUDevice used here (the project does not load @webgpu/types). */
+interface GpuDeviceLike {
+  destroy(): void;
+  readonly lost: Promise<{ reason: string; message: string }>;
+}
+
+/** tfjs-backend-webgpu's registry priority (its base.js), kept when the backend is re-registered. */
+const WEBGPU_PRIORITY = 3;
+/** Set when the webgpu backend's device was lost: tfjs keeps the dead instance until it is re-registered. */
+let webgpuLost = false;
+
+/** The GPUDevice of the active tfjs backend, or null when that backend is not webgpu. */
+function webgpuDevice(): GpuDeviceLike | null {
+  if (tf.getBackend() !== 'webgpu') return null;
+  return (tf.backend() as unknown as { device?: GpuDeviceLike }).device ?? null;
+}
+
+/**
+ * After a device loss, replaces tfjs's dead webgpu instance with a fresh registration (same
+ * factory), so choosing webgpu again requests a new device instead of reusing the lost one.
+ */
+function reviveWebgpu(): void {
+  if (!webgpuLost || tf.getBackend() === 'webgpu') return;
+  const factory = tf.findBackendFactory('webgpu');
+  if (!factory) return;
+  tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', factory, WEBGPU_PRIORITY);
+  webgpuLost = false;
+}
+
+/** forceBackend, after reviving a lost webgpu backend when that is the one asked for. */
+function startBackend(name: string): ReturnType<typeof forceBackend> {
+  if (name === 'webgpu') reviveWebgpu();
+  return forceBackend(name);
+}
+
 /** Points tfjs-backend-wasm at the .wasm files the app serves itself (no network). */
 function useServedWasm(pageUrl: string): void {
   if (wasmPathsSet) return;
@@ -209,12 +245,13 @@ export class AnalysisStage {
 export async function pickBackend(name: BackendName, pageUrl: string, bench: () => Promise<number>): Promise<{ name: string; reason: string }> {
   useServedWasm(pageUrl);
   if (name !== 'auto') {
-    const forced = await forceBackend(name);
+    const forced = await startBackend(name);
     return { name: forced.name, reason: `${forced.name}: chosen by the user` };
   }
   // Software GPU backends (headless SwiftShader) are skipped up front: their first-run shader
   // compilation alone takes seconds, and they lose to wasm (measured: webgl 193 ms, webgpu 1.5 s,
   // wasm 8.7 ms for the paper's net on this kind of machine).
+  reviveWebgpu();
   const notTried: string[] = [];
   const gpu = await webgpuAdapter().catch((e: unknown) => `WebGPU failed: ${String(e)}`);
   if (gpu !== true) notTried.push(`webgpu (${gpu})`);
@@ -251,6 +288,41 @@ export class AnalysisService {
   private stage: AnalysisStage | null = null;
   private backend = { name: 'none', reason: 'no model loaded yet' };
   private backendChosen = false;
+  /** Told (once per loss) when the live backend's WebGPU device is lost; set by the signal worker. */
+  private lostHandler: ((why: string) => unknown) | null = null;
+  private readonly watchedDevices = new WeakSet<GpuDeviceLike>();
+
+  /** Registers the callback told when the live backend's WebGPU device is lost (while idle too). */
+  onBackendLost(handler: (why: string) => unknown): void {
+    this.lostHandler = handler;
+    this.watchDevice();
+  }
+
+  /** Watches the active webgpu backend's device (once per device) so a loss is reported at once. */
+  private watchDevice(): void {
+    const device = webgpuDevice();
+    if (!device || this.watchedDevices.has(device)) return;
+    this.watchedDevices.add(device);
+    void device.lost.then((info) => {
+      webgpuLost = true;
+      // A device used only by compareOn/benchOn is not the live backend's: nothing to fall back from.
+      if (this.backend.name !== 'webgpu') return;
+      void this.lostHandler?.(`WebGPU device lost (${info.reason || 'unknown'}${info.message ? `: ${info.message}` : ''})`);
+    });
+  }
+
+  /**
+   * Debug (debug.inject('backend-lost')): destroys the webgpu backend's GPUDevice, as a driver
+   * reset would; the next analysis fails and device.lost fires. Refused on any other backend.
+   */
+  loseBackend(): string {
+    const device = webgpuDevice();
+    if (!device || this.backend.name !== 'webgpu') {
+      throw new Error(`backend-lost: expected the webgpu backend, got ${this.backend.name} (only a WebGPU device can be lost; choose the webgpu backend first)`);
+    }
+    device.destroy();
+    return 'the WebGPU device was destroyed';
+  }
 
   /** Loads a model; the previous one runs until the new one is ready. Returns its info and the backend. */
   async load(baseUrl: string, pageUrl: string, backend: BackendName): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
@@ -261,6 +333,17 @@ export class AnalysisService {
   async loadFiles(files: Record<string, ArrayBuffer>, pageUrl: string, backend: BackendName): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
     return this.swapIn(() => AnalysisStage.loadFiles(files), pageUrl, backend);
   }
+
+  /**
+   * Loads the last model again (URL or picked files) on the backend in use, keeping nothing from the
+   * old one: after a device loss its weights are unreadable. The selection is the caller's to re-apply.
+   */
+  async reload(pageUrl: string): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
+    if (!this.lastLoad) throw new Error('reload: no model was loaded yet');
+    return this.swapIn(this.lastLoad, pageUrl, this.backend.name as BackendName);
+  }
+
+  private lastLoad: (() => Promise<AnalysisStage>) | null = null;
 
   private async swapIn(make: () => Promise<AnalysisStage>, pageUrl: string, backend: BackendName): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
     if (!this.backendChosen) {
@@ -279,7 +362,9 @@ export class AnalysisService {
     }
     const old = this.stage;
     this.stage = next;
+    this.lastLoad = make;
     old?.dispose();
+    this.watchDevice();
     return { info: next.info, backend: this.backend };
   }
 
@@ -287,6 +372,7 @@ export class AnalysisService {
     const stage = this.stage;
     this.backend = await pickBackend(name, pageUrl, stage ? () => stage.benchOnce() : async () => 0);
     this.backendChosen = true;
+    this.watchDevice();
     return this.backend;
   }
 
@@ -315,7 +401,7 @@ export class AnalysisService {
     useServedWasm(pageUrl);
     const previous = tf.getBackend();
     const keep = stage.selectionRequest;
-    await forceBackend(backend);
+    await startBackend(backend);
     try {
       const frames = stage.info.windowFrames, bins = stage.stftBins;
       const mag = new Float32Array(frames * bins);
@@ -344,7 +430,7 @@ export class AnalysisService {
     if (!Number.isInteger(hops) || hops < 1 || hops > 10_000) throw new RangeError(`benchOn: expected hops in 1..10000, got ${hops}`);
     useServedWasm(pageUrl);
     const previous = tf.getBackend();
-    await forceBackend(backend);
+    await startBackend(backend);
     try {
       const frames = stage.info.windowFrames, bins = stage.stftBins;
       const mag = new Float32Array(frames * bins);

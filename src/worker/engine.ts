@@ -6,7 +6,7 @@
  */
 import { RingBuffer } from 'ringbuf.js';
 import { LivePipeline } from './pipeline';
-import { transfer, wrap, type Remote } from 'comlink';
+import { proxy, transfer, wrap, type Remote } from 'comlink';
 import type { AnalysisService } from './analysis';
 import { windowStart } from '../model/graph';
 import type { BackendBench, BackendMaps, BackendName, EngineApi, EngineConfig, EngineInfo, EngineStats, EngineTransport, LatencyMode, ModelInfo, SelectionRequest, SoloMode } from '../shared/api';
@@ -244,6 +244,9 @@ export class Engine implements EngineApi {
   private selection: SelectionRequest | null = null;
   private backend = { name: 'none', reason: 'no model loaded yet' };
   private analysing = false;
+  /** Bumped when a backend fallback starts and ends: replies and failures of older analyses are ignored. */
+  private backendGeneration = 0;
+  private fallingBack = false;
   private nextAnalysisAtMs = 0;
   private notice = '';
   private tensors = 0;
@@ -264,6 +267,8 @@ export class Engine implements EngineApi {
     this.pipeline = await LivePipeline.create(config);
     this.io = transport.kind === 'shared' ? new SharedIo(transport) : new TransferIo(transport);
     this.analysis = wrap<AnalysisService>(analysisPort);
+    // A WebGPU device lost while no analysis runs is reported at once, not at the next failure.
+    void this.analysis.onBackendLost(proxy((why: string) => this.backendLost(why)));
     this.spectroScratch = new Float32Array(config.historyFrames * this.pipeline.history.bins);
     this.running = true;
     void this.loop();
@@ -296,7 +301,7 @@ export class Engine implements EngineApi {
     // an analysis is still running) are dropped, never queued: the visuals always show the newest.
     const groups = Math.floor(this.framesSincePublish / group);
     this.framesSincePublish -= groups * group;
-    if (this.analysing) {
+    if (this.analysing || this.switchingBackend > 0) {
       this.droppedHops += groups;
       return;
     }
@@ -329,8 +334,9 @@ export class Engine implements EngineApi {
     pipeline.history.range('mag', have, n - have, mag.subarray((have - start) * bins));
     this.analysing = true;
     const t1 = performance.now();
+    const generation = this.backendGeneration;
     analysis.analyse(transfer(mag, [mag.buffer]), start, frames, bins).then((r) => {
-      if (!this.running || this.model !== model) return;
+      if (!this.running || this.model !== model || generation !== this.backendGeneration) return;
       const f = r.frame;
       // Frames before the stream began (a fixed window's zero padding) have no mask to store.
       const skip = Math.max(0, -f.windowStartFrame);
@@ -342,7 +348,11 @@ export class Engine implements EngineApi {
       this.analysisTime.push(r.computeMs);
       this.readbackTime.push(r.readbackMs);
       this.hopTime.push(signalMs + (performance.now() - t1));
-    }, (err: unknown) => this.analysisFailed(err)).finally(() => {
+    }, (err: unknown) => {
+      if (generation === this.backendGeneration) this.analysisFailed(err);
+    }).finally(() => {
+      // An analysis on a lost device may never settle: the fallback clears `analysing` itself.
+      if (generation !== this.backendGeneration) return;
       this.analysing = false;
       this.nextAnalysisAtMs = t1 + 1.5 * (performance.now() - t1);
     });
@@ -365,42 +375,55 @@ export class Engine implements EngineApi {
     this.hopsAnalysed++;
   }
 
-  /** An analysis failed (e.g. the WebGPU device was lost): fall back to wasm and reload the model. */
+  /** The analysis worker saw the live backend's WebGPU device lost (possibly while idle). */
+  private backendLost(why: string): void {
+    if (this.backend.name !== 'webgpu') return;
+    this.analysisFailed(new Error(why));
+  }
+
+  /**
+   * An analysis failed (e.g. the WebGPU device was lost): fall back to wasm (cpu if wasm failed),
+   * reload the model, keep the selection. One fallback at a time; older analyses are ignored.
+   */
   private analysisFailed(err: unknown): void {
+    if (this.fallingBack) return;
+    this.fallingBack = true;
+    this.backendGeneration++;
     const failed = this.backend.name;
+    const next: BackendName = failed === 'wasm' ? 'cpu' : 'wasm';
     const why = err instanceof Error ? err.message : String(err);
-    const url = this.modelUrl;
-    const model = this.model;
+    const t0 = performance.now();
     this.model = null;
-    this.notice = `Analysis failed on the ${failed} backend (${why}); switching to ${failed === 'wasm' ? 'cpu' : 'wasm'} and reloading the model.`;
+    this.notice = `Analysis failed on the ${failed} backend (${why}); switching to ${next} and reloading the model.`;
     void (async () => {
       const analysis = this.requireAnalysis();
-      this.backend = await analysis.setBackend(failed === 'wasm' ? 'cpu' : 'wasm', this.requireConfig().pageUrl);
+      this.backend = await analysis.setBackend(next, this.requireConfig().pageUrl);
       this.backend = { ...this.backend, reason: `${this.backend.name}: fallback after ${failed} failed (${why})` };
-      if (url) {
-        const r = await analysis.load(url, this.requireConfig().pageUrl, this.backend.name as BackendName);
-        this.model = r.info;
-        if (this.selection) this.selection = await analysis.select(this.selection);
-      } else {
-        this.model = model;
-      }
+      const r = await analysis.reload(this.requireConfig().pageUrl);
+      this.model = r.info;
+      if (this.selection) this.selection = await analysis.select(this.selection);
+      this.notice = `Analysis continues on ${this.backend.name} after the ${failed} backend failed (${why}); model reloaded in ${(performance.now() - t0).toFixed(0)} ms, selection kept.`;
     })().catch((e: unknown) => {
       this.notice = `The model could not be reloaded after a backend failure: ${e instanceof Error ? e.message : String(e)}`;
+    }).finally(() => {
+      this.backendGeneration++;
+      this.analysing = false;
+      this.nextAnalysisAtMs = 0;
+      this.fallingBack = false;
     });
   }
 
-  private modelUrl: string | null = null;
+  /** Debug (debug.inject('backend-lost')): destroys the analysis backend's WebGPU device; refused on other backends. */
+  loseBackend(): Promise<string> {
+    return this.requireAnalysis().loseBackend();
+  }
 
   async loadModel(baseUrl: string, backend: BackendName): Promise<ModelInfo> {
-    const info = await this.useModel(await this.requireAnalysis().load(baseUrl, this.requireConfig().pageUrl, backend));
-    this.modelUrl = baseUrl;
-    return info;
+    return this.useModel(await this.requireAnalysis().load(baseUrl, this.requireConfig().pageUrl, backend));
   }
 
   async loadModelFiles(files: Record<string, ArrayBuffer>, backend: BackendName): Promise<ModelInfo> {
-    const info = await this.useModel(await this.requireAnalysis().loadFiles(files, this.requireConfig().pageUrl, backend));
-    this.modelUrl = null; // a backend failure cannot reload picked files: the notice says so
-    return info;
+    return this.useModel(await this.requireAnalysis().loadFiles(files, this.requireConfig().pageUrl, backend));
   }
 
   private async useModel(r: { info: ModelInfo; backend: { name: string; reason: string } }): Promise<ModelInfo> {
@@ -438,9 +461,19 @@ export class Engine implements EngineApi {
   }
 
   async setBackend(name: BackendName): Promise<string> {
-    this.backend = await this.requireAnalysis().setBackend(name, this.requireConfig().pageUrl);
+    // No analysis starts while tfjs switches: one would run on the half-initialised backend, fail
+    // ("has not yet been initialized") and be taken for a failure of the old backend.
+    this.switchingBackend++;
+    try {
+      this.backend = await this.requireAnalysis().setBackend(name, this.requireConfig().pageUrl);
+    } finally {
+      this.switchingBackend--;
+    }
     return this.backend.name;
   }
+
+  /** setBackend calls in progress (analyses wait). */
+  private switchingBackend = 0;
 
   private requireAnalysis(): Remote<AnalysisService> {
     if (!this.analysis) throw new Error('engine: call init first');
