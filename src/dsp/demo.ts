@@ -75,9 +75,9 @@ const DRUMS: Record<Section, DrumBar | null> = {
   },
 };
 
-// Relative stem levels before the whole mix is normalised to DEMO_PEAK_DBFS: the sax leads, the
-// strings sit with the piano, so neither is buried under the band.
-const LEVEL = { kick: 1, snare: 0.5, hat: 0.22, bass: 0.75, piano: 0.32, strings: 0.36, sax: 0.6 };
+// Relative stem levels before the whole mix is normalised to DEMO_PEAK_DBFS: the sax leads and the
+// strings sit just under it, so neither is buried under the band; the hats stay within 30 dB of the mix.
+const LEVEL = { kick: 1, snare: 0.5, hat: 0.28, bass: 0.75, piano: 0.32, strings: 0.42, sax: 0.75 };
 
 // ---- rendering --------------------------------------------------------------------------------
 

@@ -98,8 +98,13 @@ export function renderSaxPhrase(sampleRateHz: number, rng: Rng, notes: readonly 
       // Brightness follows the breath; a tongued attack starts brighter (the reed slaps shut).
       const loud = Math.min(1, amp * (1 + 0.5 * Math.exp(-sinceAttackS / 0.04)));
       harmonics = Math.min(63, Math.floor(limitHz / f0Hz));
+      // Normalised over the harmonics below 3.5 kHz, which every supported rate keeps, so the tone
+      // (and its level) below that is the same at 11,025 Hz and at 48 kHz.
       let norm = 0;
-      for (let n = 1; n <= harmonics; n++) { amps[n] = saxHarmonicAmp(n, n * f0Hz, loud); norm += amps[n]; }
+      for (let n = 1; n <= harmonics; n++) {
+        amps[n] = saxHarmonicAmp(n, n * f0Hz, loud);
+        if (n === 1 || n * f0Hz <= 3500) norm += amps[n];
+      }
       for (let n = 1; n <= harmonics; n++) amps[n] /= norm;
     }
     phase += f0Hz * dt;
