@@ -29,6 +29,16 @@ interface GpuDeviceLike {
   readonly lost: Promise<{ reason: string; message: string }>;
 }
 
+/** How long a failed WebGPU analysis waits to learn whether its device was lost, ms. */
+const LOSS_GRACE_MS = 200;
+
+/** A WebGPU analysis error, naming the device loss behind it when there is one (a read-back may fail first). */
+async function withLoss(device: GpuDeviceLike, err: unknown): Promise<unknown> {
+  const info = await Promise.race([device.lost, new Promise<null>((res) => setTimeout(() => res(null), LOSS_GRACE_MS))]);
+  if (!info) return err;
+  return new Error(`WebGPU device lost (${info.reason || 'unknown'}${info.message ? `: ${info.message}` : ''}); ${err instanceof Error ? err.message : String(err)}`);
+}
+
 /** tfjs-backend-webgpu's registry priority (its base.js), kept when the backend is re-registered. */
 const WEBGPU_PRIORITY = 3;
 /** Set when the webgpu backend's device was lost: tfjs keeps the dead instance until it is re-registered. */
@@ -385,7 +395,13 @@ export class AnalysisService {
 
   async analyse(mag: Float32Array, start: number, frames: number, bins: number): Promise<AnalysisReply> {
     if (!this.stage) throw new Error('analyse: no model is loaded yet');
-    const r = await this.stage.analyse(mag, start, frames, bins);
+    const device = webgpuDevice();
+    let r: Awaited<ReturnType<AnalysisStage['analyse']>>;
+    try {
+      r = await this.stage.analyse(mag, start, frames, bins);
+    } catch (e) {
+      throw device ? await withLoss(device, e) : e;
+    }
     const f = r.frame;
     const reply: AnalysisReply = { ...r, tensors: tf.memory().numTensors };
     return transfer(reply, [f.thumbnails.buffer, f.map.buffer, f.projection.buffer, f.predictions.buffer] as ArrayBuffer[]);

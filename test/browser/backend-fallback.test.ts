@@ -15,7 +15,7 @@ if (skip) console.warn(`[skip] browser backend-fallback tests: ${skip}`);
 
 type Win = { auralscope: AuralscopeApi };
 const RATE = 44_100;
-/** Underruns allowed around the fallback (render quanta): the audio path never waits for the model. */
+/** Underruns allowed around the fallback beyond those of the 4 s before it (render quanta): the audio path never waits for the model. */
 const MAX_NEW_UNDERRUNS = 2;
 /** Tensors the wasm model may hold beyond what the webgpu one held (both hold the same weights). */
 const TENSOR_SLACK = 4;
@@ -98,8 +98,11 @@ describe.skipIf(!!skip)('WebGPU device loss: fallback to wasm while streaming (f
     }, null, { timeout: 60_000 });
     const hops0 = (await status(page)).counters.hopsAnalysed;
     await waitForStatus(page, (s) => s.counters.hopsAnalysed >= hops0 + 10 && s.tensors > 0, 60_000, 'ten hops on webgpu');
+    const pre = await status(page);
+    await new Promise((res) => setTimeout(res, 4000));
     const before = await status(page);
     expect(before.backend).toBe('webgpu');
+    const underrunsOnWebgpu = before.counters.playbackUnderruns - pre.counters.playbackUnderruns;
     console.log(`on webgpu: analysis ${before.timing.stagesMs.analysis.toFixed(1)} ms + read-back ${before.timing.stagesMs.readback.toFixed(1)} ms, ${before.tensors} tensors`);
 
     // Inject, then watch (in the page, every 10 ms) for the first analysed frame on wasm.
@@ -125,7 +128,7 @@ describe.skipIf(!!skip)('WebGPU device loss: fallback to wasm while streaming (f
     console.log(`webgpu device destroyed: first analysed frame on wasm after ${r.recoveryMs.toFixed(0)} ms (frames without analysis meanwhile: ${r.sawGap}); reason: ${mid.backendReason}`);
     expect(mid.backend).toBe('wasm');
     expect(mid.backendReason).toMatch(/fallback after webgpu failed/);
-    expect(mid.backendReason).toMatch(/device|lost|destroy/i);
+    expect(mid.backendReason).toMatch(/WebGPU device lost \(destroyed/); // named whichever path saw it first
     // The selection survived the reload, in the status and in the published maps.
     expect(mid.selection).toEqual({ layer: 1, feature: 2, method: 'deconvnet' });
     expect(r.map).toEqual({ layer: 1, feature: 2, method: 'deconvnet' });
@@ -135,9 +138,11 @@ describe.skipIf(!!skip)('WebGPU device loss: fallback to wasm while streaming (f
     const after = await status(page);
     const hopsPerS = (after.counters.hopsAnalysed - mid.counters.hopsAnalysed) / 4;
     const underruns = after.counters.playbackUnderruns - before.counters.playbackUnderruns;
+    console.log(`underruns: ${underrunsOnWebgpu} in the last 4 s on webgpu; ${mid.counters.playbackUnderruns - before.counters.playbackUnderruns} from the loss to the first frame on wasm; ${after.counters.playbackUnderruns - mid.counters.playbackUnderruns} in the next 4 s on wasm`);
     console.log(`after the fallback: ${hopsPerS.toFixed(1)} hops/s, ${underruns} new underruns, tensors ${before.tensors} on webgpu -> ${after.tensors} on wasm, analysis ${after.timing.stagesMs.analysis.toFixed(1)} ms`);
     expect(hopsPerS).toBeGreaterThan(5); // 21.5 frames/s in groups of 2: about 10.8 hops/s
-    expect(underruns).toBeLessThanOrEqual(MAX_NEW_UNDERRUNS);
+    // Bounded by the machine's own rate just before (SwiftShader shares the CPUs with the audio).
+    expect(underruns).toBeLessThanOrEqual(MAX_NEW_UNDERRUNS + underrunsOnWebgpu);
     expect(after.counters.captureOverruns).toBe(before.counters.captureOverruns);
     expect(after.backend).toBe('wasm');
     expect(after.tensors).toBeGreaterThan(0);
@@ -157,5 +162,40 @@ describe.skipIf(!!skip)('WebGPU device loss: fallback to wasm while streaming (f
     expect(after.message).toMatch(/Analysis continues on wasm/);
     // A WebGPU error message in the console is the expected trace of the loss; nothing else is.
     expect(errors.filter((e) => !/webgpu|gpu|device|lost|destroy/i.test(e))).toEqual([]);
+  });
+
+  it('webgpu can be chosen again (a fresh device), and a loss while idle falls back at once, without an analysis', async (ctx) => {
+    if (noWebgpu) {
+      console.warn(`[skip] WebGPU device loss while idle: ${noWebgpu}`);
+      ctx.skip();
+    }
+    await page.evaluate(() => (window as unknown as Win).auralscope.setBackend('webgpu'));
+    await waitForStatus(page, (s) => s.backend === 'webgpu', 30_000, 'webgpu again');
+    const seq0 = await page.evaluate(() => (window as unknown as Win).auralscope.frame()?.seq ?? 0);
+    // New analysed frames on the revived backend (tfjs would otherwise reuse the destroyed device).
+    await page.waitForFunction((q) => {
+      const f = (window as unknown as Win).auralscope.frame();
+      return !!f && !!f.map && f.seq > q + 3;
+    }, seq0, { timeout: 60_000 });
+    expect((await status(page)).backend).toBe('webgpu');
+    // Idle: the audio context is suspended, so nothing is captured and no analysis runs.
+    await page.evaluate(() => (window as unknown as Win).auralscope.debug.inject('suspend'));
+    await new Promise((res) => setTimeout(res, 2500)); // an analysis in flight (< 1 s here) finishes
+    const idle = await status(page);
+    expect(idle.backend).toBe('webgpu');
+    const t0 = Date.now();
+    await page.evaluate(() => (window as unknown as Win).auralscope.debug.inject('backend-lost'));
+    const fell = await waitForStatus(page, (s) => s.backend === 'wasm' && !!s.model, 10_000, 'the idle fallback to wasm');
+    console.log(`idle loss: on wasm with the model reloaded after ${Date.now() - t0} ms (status polled every 200 ms); ${fell.backendReason}`);
+    expect(fell.counters.hopsAnalysed).toBe(idle.counters.hopsAnalysed); // no analysis failed: device.lost told the engine
+    expect(fell.backendReason).toMatch(/fallback after webgpu failed \(WebGPU device lost \(destroyed/);
+    expect(fell.selection).toEqual(idle.selection);
+    await page.evaluate(() => (window as unknown as Win).auralscope.resume());
+    const seq1 = await page.evaluate(() => (window as unknown as Win).auralscope.frame()?.seq ?? 0);
+    await page.waitForFunction((q) => {
+      const f = (window as unknown as Win).auralscope.frame();
+      return !!f && !!f.map && f.seq > q + 10;
+    }, seq1, { timeout: 20_000 });
+    expect((await status(page)).backend).toBe('wasm');
   });
 });
