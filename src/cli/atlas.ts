@@ -25,6 +25,7 @@ import type { LoadedModel } from '../model/load';
 import { loadModelFromDir } from '../model/node-io';
 import type { ModelManifest } from '../shared/manifest';
 import { blit, drawText, encodePng, gridLayout, raster, spectrogramRaster } from './atlas-image';
+import type { Raster } from './atlas-image';
 import { readAnalysisSignal } from './audio-input';
 import { defaultModelDir } from './explain';
 import { runCommand, UsageError } from './command';
@@ -42,6 +43,9 @@ export const ATLAS_USAGE = `usage: npm run cli -- atlas <song.wav>... --out DIR 
   analysis rate, RMS matched to the song, gain <= +24 dB, peak <= -1 dBFS); per song/layer grid.png;
   DIR/index.html (offline, relative links) and DIR/atlas.json.`;
 
+/** Most features per work unit: small enough for the threads to finish together, large enough to batch. */
+const UNIT_FEATURES = 16;
+
 /** Parsed atlas options. */
 export interface AtlasOptions {
   songs: string[];
@@ -56,6 +60,8 @@ export interface AtlasOptions {
   /** Worker threads; 0 runs in this thread. null: automatic. */
   workers: number | null;
   force: boolean;
+  /** Most features per work unit (default 16); the output does not depend on it. */
+  unitFeatures?: number;
 }
 
 /** Parses "1-5" / "1,3,7-9" into sorted unique integers >= min. */
@@ -137,18 +143,22 @@ interface UnitJob {
   seconds: number | null;
   /** 0-based tap. */
   tap: number;
+  /** This unit's features: a chunk of the layer's list, starting at list position `first`. */
   features: number[];
+  first: number;
   outDir: string;
 }
 
 interface UnitResult {
   songId: string;
   tap: number;
+  first: number;
   frames: number;
   secondsAnalysed: number;
   spectrogram: string;
   files: { png: string; wav: string }[];
-  grid: string;
+  /** Grid tiles (RGBA, gridLayout's tile size) of the unit's features, in order. */
+  tiles: Uint8Array[];
 }
 
 /** Reads a song for the atlas (resampled, cut), its STFT and scaled input; throws with the reason. */
@@ -166,6 +176,8 @@ async function readSong(path: string, man: ModelManifest, seconds: number | null
   for (const v of signal) sum += v * v;
   return { signal, spec, mag, frames, bins, rms: Math.sqrt(sum / Math.max(1, signal.length)) };
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * A mono 16-bit PCM WAV (44-byte header), byte for byte what encodeWav([samples], rate, 'pcm16')
@@ -189,9 +201,15 @@ export function encodeWavPcm16Mono(samples: Float32Array, sampleRateHz: number):
   v.setUint16(34, 16, true);
   tag(36, 'data');
   v.setUint32(40, 2 * samples.length, true);
-  for (let i = 0; i < samples.length; i++) {
-    const q = Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32768)));
-    v.setInt16(44 + 2 * i, q === q ? q : 0, true);
+  if (LITTLE_ENDIAN) {
+    // Int16Array stores NaN as 0, like wavefile.
+    const pcm = new Int16Array(bytes.buffer, 44, samples.length);
+    for (let i = 0; i < samples.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32768)));
+  } else {
+    for (let i = 0; i < samples.length; i++) {
+      const q = Math.max(-32768, Math.min(32767, Math.round(samples[i] * 32768)));
+      v.setInt16(44 + 2 * i, q === q ? q : 0, true);
+    }
   }
   return bytes;
 }
@@ -235,9 +253,9 @@ class UnitRunner {
     const size = featureImageSize(frames, bins);
     const spectrogram = `${job.songId}/spectrogram.png`;
     if (!existsSync(join(job.outDir, spectrogram))) await writeFile(join(job.outDir, spectrogram), encodePng(spectrogramRaster(data.mag, frames, bins, size.width, size.height)));
-    const grid = gridLayout(job.features.length);
-    const gridImg = raster(grid.width, grid.height, [24, 24, 28]);
+    const grid = gridLayout(1);
     const files: { png: string; wav: string }[] = [];
+    const tiles: Uint8Array[] = [];
     const batch = bd.batchFor(frames);
     const cfg = { nFft: fe.nFft, hopSamples: fe.hopSamples };
     const deconvolved = new Float32Array(frames * bins);
@@ -258,17 +276,11 @@ class UnitRunner {
         matchLevel(y, { targetRms: data.rms, maxGainDb: 24, peakCeilingDb: -1 });
         await writeFile(join(job.outDir, `${base}.wav`), encodeWavPcm16Mono(y, fe.sampleRateHz));
         files.push({ png: `${base}.png`, wav: `${base}.wav` });
-        const n = i0 + j;
-        const gx = grid.pad + (n % grid.columns) * (grid.tileW + grid.pad);
-        const gy = grid.pad + Math.floor(n / grid.columns) * (grid.labelH + grid.tileH + grid.pad);
-        drawText(gridImg, String(k), gx + 1, gy + 2, 2, [230, 230, 230]);
-        blit(gridImg, spectrogramRaster(deconvolved, frames, bins, grid.tileW, grid.tileH), gx, gy + grid.labelH);
+        tiles.push(spectrogramRaster(deconvolved, frames, bins, grid.tileW, grid.tileH).data);
         progress(1);
       }
     }
-    const gridPath = `${job.songId}/L${job.tap + 1}/grid.png`;
-    await writeFile(join(job.outDir, gridPath), encodePng(gridImg));
-    return { songId: job.songId, tap: job.tap, frames, secondsAnalysed: data.signal.length / fe.sampleRateHz, spectrogram, files, grid: gridPath };
+    return { songId: job.songId, tap: job.tap, first: job.first, frames, secondsAnalysed: data.signal.length / fe.sampleRateHz, spectrogram, files, tiles };
   }
 
   dispose(): void {
@@ -294,15 +306,20 @@ if (!isMainThread && (workerData as { kind?: string } | null)?.kind === 'auralsc
       return;
     }
     runner.run(job, (done) => port.postMessage({ kind: 'progress', done } satisfies WorkerMsg))
-      .then((result) => port.postMessage({ kind: 'result', result } satisfies WorkerMsg))
+      .then((result) => port.postMessage({ kind: 'result', result } satisfies WorkerMsg, result.tiles.map((t) => t.buffer as ArrayBuffer)))
       .catch((e: unknown) => port.postMessage({ kind: 'error', songId: job.songId, message: (e as Error).message } satisfies WorkerMsg));
   });
   port?.postMessage({ kind: 'idle' } satisfies WorkerMsg);
 }
 
-/** Runs units on `workers` threads (0: this thread); songs that fail are reported once and their other units dropped. */
-async function runUnits(jobs: UnitJob[], workers: number, onProgress: (n: number) => void): Promise<{ results: UnitResult[]; failed: Map<string, string> }> {
+/** Runs units on `workers` threads (0: this thread), handing each result to onResult; songs that fail are reported once and their other units dropped. */
+async function runUnits(jobs: UnitJob[], workers: number, onProgress: (n: number) => void, onResult: (r: UnitResult) => Promise<void>): Promise<{ results: UnitResult[]; failed: Map<string, string> }> {
   const results: UnitResult[] = [];
+  const pending: Promise<void>[] = [];
+  const take = (r: UnitResult): void => {
+    results.push(r);
+    pending.push(onResult(r));
+  };
   const failed = new Map<string, string>();
   const queue = [...jobs];
   const next = (): UnitJob | null => {
@@ -317,7 +334,7 @@ async function runUnits(jobs: UnitJob[], workers: number, onProgress: (n: number
     try {
       for (let j = next(); j; j = next()) {
         try {
-          results.push(await runner.run(j, onProgress));
+          take(await runner.run(j, onProgress));
         } catch (e) {
           failed.set(j.songId, (e as Error).message);
         }
@@ -325,6 +342,7 @@ async function runUnits(jobs: UnitJob[], workers: number, onProgress: (n: number
     } finally {
       runner.dispose();
     }
+    await Promise.all(pending);
     return { results, failed };
   }
   await Promise.all(Array.from({ length: workers }, () => new Promise<void>((resolve, reject) => {
@@ -339,11 +357,12 @@ async function runUnits(jobs: UnitJob[], workers: number, onProgress: (n: number
     };
     w.on('message', (m: WorkerMsg) => {
       if (m.kind === 'progress') onProgress(m.done);
-      else if (m.kind === 'result') { results.push(m.result); feed(); } else if (m.kind === 'error') { failed.set(m.songId, m.message); feed(); } else feed();
+      else if (m.kind === 'result') { feed(); take(m.result); } else if (m.kind === 'error') { failed.set(m.songId, m.message); feed(); } else feed();
     });
     w.on('error', reject);
     w.on('exit', () => resolve());
   })));
+  await Promise.all(pending);
   return { results, failed };
 }
 
@@ -385,17 +404,51 @@ export async function atlas(opts: AtlasOptions, log: (line: string, sameLine?: b
     songs.push({ path, id });
   }
   for (const s of skipped) log(`atlas: skipped ${s.path}: ${s.reason}`);
+  // Units of at most UNIT_FEATURES features, per song the deepest (slowest) layers first, so the
+  // threads finish together on small units; threads on the same song each run its forward pass once.
   const jobs: UnitJob[] = [];
-  for (const s of songs) for (const l of layers) jobs.push({ modelDir, songPath: s.path, songId: s.id, seconds: opts.seconds, tap: l - 1, features: featuresOf(l - 1), outDir: opts.outDir });
+  for (const s of songs) {
+    for (const l of [...layers].reverse()) {
+      const f = featuresOf(l - 1);
+      const unit = Math.max(1, opts.unitFeatures ?? UNIT_FEATURES);
+      for (let first = 0; first < f.length; first += unit) {
+        jobs.push({ modelDir, songPath: s.path, songId: s.id, seconds: opts.seconds, tap: l - 1, features: f.slice(first, first + unit), first, outDir: opts.outDir });
+      }
+    }
+  }
   const total = jobs.reduce((n, j) => n + j.features.length, 0);
   const workers = Math.min(opts.workers ?? Math.min(jobs.length, availableParallelism()), jobs.length);
+  // Per song and layer, the grid is filled in this thread as units come back, written once complete.
+  const grids = new Map<string, { img: Raster; left: number }>();
+  const onResult = async (r: UnitResult): Promise<void> => {
+    const key = `${r.songId}/L${r.tap + 1}`;
+    const feats = featuresOf(r.tap);
+    const layout = gridLayout(feats.length);
+    let g = grids.get(key);
+    if (!g) {
+      g = { img: raster(layout.width, layout.height, [24, 24, 28]), left: feats.length };
+      grids.set(key, g);
+    }
+    r.tiles.forEach((tile, j) => {
+      const n = r.first + j;
+      const gx = layout.pad + (n % layout.columns) * (layout.tileW + layout.pad);
+      const gy = layout.pad + Math.floor(n / layout.columns) * (layout.labelH + layout.tileH + layout.pad);
+      drawText((g as { img: Raster }).img, String(feats[n]), gx + 1, gy + 2, 2, [230, 230, 230]);
+      blit((g as { img: Raster }).img, { width: layout.tileW, height: layout.tileH, data: tile }, gx, gy + layout.labelH);
+    });
+    g.left -= r.tiles.length;
+    if (g.left === 0) {
+      await writeFile(join(opts.outDir, `${key}/grid.png`), encodePng(g.img));
+      grids.delete(key);
+    }
+  };
   let done = 0;
   const t0 = performance.now();
   const { results, failed } = await runUnits(jobs, workers, (n) => {
     done += n;
     const s = (performance.now() - t0) / 1000;
     log(`atlas: ${done}/${total} features (${((100 * done) / Math.max(1, total)).toFixed(0)} %), ${s.toFixed(1)} s, ${workers || 1} thread${workers > 1 ? 's' : ''}`, true);
-  });
+  }, onResult);
   for (const [songId, reason] of failed) {
     const s = songs.find((x) => x.id === songId);
     skipped.push({ path: s?.path ?? songId, reason });
@@ -407,8 +460,8 @@ export async function atlas(opts: AtlasOptions, log: (line: string, sameLine?: b
   for (const s of ok) {
     const rs = results.filter((r) => r.songId === s.id);
     files[s.id] = layers.map((l) => {
-      const r = rs.find((x) => x.tap === l - 1) as UnitResult;
-      return { grid: r.grid, features: r.files };
+      const parts = rs.filter((x) => x.tap === l - 1).sort((a, b) => a.first - b.first);
+      return { grid: `${s.id}/L${l}/grid.png`, features: parts.flatMap((x) => x.files) };
     });
     songInfo.push({ id: s.id, path: s.path, seconds: rs[0].secondsAnalysed, frames: rs[0].frames, spectrogram: rs[0].spectrogram });
   }

@@ -72,6 +72,19 @@ describe('atlas', () => {
     expect(index.layers.map((l) => l.features.length)).toEqual([4, 6, 8]);
   }, 120_000);
 
+  it('gives the same files, byte for byte, on 2 threads with units of 3 features as in one thread with whole layers', async () => {
+    const second = join(dir, 'song two.wav');
+    const r = new Float32Array(2 * RATE).map((_, i) => 0.2 * Math.sin((2 * Math.PI * 220 * i) / RATE) + 0.1 * Math.sin((2 * Math.PI * 1700 * i) / RATE) * (i % 3000 < 600 ? 1 : 0));
+    await writeFile(second, encodeWav([r], RATE, 'float32'));
+    const base = { songs: [song, second], layers: null, features: null, modelDir, seconds: null, force: false };
+    const a = await atlas({ ...base, outDir: join(dir, 'one-thread'), workers: 0 });
+    const b = await atlas({ ...base, outDir: join(dir, 'two-threads'), workers: 2, unitFeatures: 3 });
+    expect({ ...b, seconds: 0 }).toEqual({ ...a, seconds: 0 });
+    const paths = [...Object.values(a.files).flatMap((layers) => layers.flatMap((l) => [l.grid, ...l.features.flatMap((f) => [f.png, f.wav])])), ...a.songs.map((s) => s.spectrogram)];
+    expect(paths.length).toBe(2 * (1 + 3 + 2 * (4 + 6 + 8)));
+    for (const p of paths) expect(Buffer.compare(readFileSync(join(dir, 'one-thread', p)), readFileSync(join(dir, 'two-threads', p))), p).toBe(0);
+  }, 180_000);
+
   it('refuses an existing folder without --force, replaces it with --force', async () => {
     const out = join(dir, 'existing');
     await mkdir(out);
