@@ -159,6 +159,8 @@ interface UnitResult {
   files: { png: string; wav: string }[];
   /** Grid tiles (RGBA, gridLayout's tile size) of the unit's features, in order. */
   tiles: Uint8Array[];
+  /** Thread time per stage (ms). */
+  stageMs: Record<string, number>;
 }
 
 /** Reads a song for the atlas (resampled, cut), its STFT and scaled input; throws with the reason. */
@@ -236,6 +238,13 @@ class UnitRunner {
     const bd = this.deconv as BatchedDeconv;
     const man = model.manifest;
     const fe = man.frontEnd;
+    const stageMs: Record<string, number> = {};
+    let clock = performance.now();
+    const lap = (stage: string): void => {
+      const now = performance.now();
+      stageMs[stage] = (stageMs[stage] ?? 0) + now - clock;
+      clock = now;
+    };
     if (this.song?.id !== job.songId) {
       this.song?.state.dispose();
       this.song = null;
@@ -245,6 +254,7 @@ class UnitRunner {
       x.dispose();
       this.song = { id: job.songId, data, state };
     }
+    lap('song');
     const { data, state } = this.song;
     const { frames, bins } = data;
     const songDir = join(job.outDir, job.songId);
@@ -259,9 +269,13 @@ class UnitRunner {
     const batch = bd.batchFor(frames);
     const cfg = { nFft: fe.nFft, hopSamples: fe.hopSamples };
     const deconvolved = new Float32Array(frames * bins);
+    // Files are written while the next features are computed (fs runs on libuv's threads).
+    const writes: Promise<void>[] = [];
     for (let i0 = 0; i0 < job.features.length; i0 += batch) {
+      lap('other');
       const feats = job.features.slice(i0, i0 + batch);
       const masks = await bd.project(state, job.tap, feats);
+      lap('deconv');
       const inBins = inputBins(fe);
       for (let j = 0; j < feats.length; j++) {
         const k = feats[j];
@@ -269,18 +283,26 @@ class UnitRunner {
         const mask = projectionToStft(masks.subarray(j * frames * inBins, (j + 1) * frames * inBins), frames, fe);
         // |X| x mask, as Choi plotted it (the rectified part: a negative mask flips the phase in the sound).
         for (let i = 0; i < deconvolved.length; i++) deconvolved[i] = data.mag[i] * Math.max(0, mask[i]);
+        lap('mask');
         const img = spectrogramRaster(deconvolved, frames, bins, size.width, size.height);
+        lap('raster');
         const base = `${job.songId}/L${job.tap + 1}/f${k}`;
-        await writeFile(join(job.outDir, `${base}.png`), encodePng(img));
+        writes.push(writeFile(join(job.outDir, `${base}.png`), encodePng(img)));
+        lap('png');
         const y = auraliseSpectrum(data.spec.re, data.spec.im, mask, cfg, { mode: 'solo', rectify: false, maskScale: 0 }, data.signal.length);
+        lap('istft');
         matchLevel(y, { targetRms: data.rms, maxGainDb: 24, peakCeilingDb: -1 });
-        await writeFile(join(job.outDir, `${base}.wav`), encodeWavPcm16Mono(y, fe.sampleRateHz));
+        writes.push(writeFile(join(job.outDir, `${base}.wav`), encodeWavPcm16Mono(y, fe.sampleRateHz)));
+        lap('wav');
         files.push({ png: `${base}.png`, wav: `${base}.wav` });
         tiles.push(spectrogramRaster(deconvolved, frames, bins, grid.tileW, grid.tileH).data);
+        lap('tile');
         progress(1);
       }
     }
-    return { songId: job.songId, tap: job.tap, first: job.first, frames, secondsAnalysed: data.signal.length / fe.sampleRateHz, spectrogram, files, tiles };
+    await Promise.all(writes);
+    lap('write');
+    return { songId: job.songId, tap: job.tap, first: job.first, frames, secondsAnalysed: data.signal.length / fe.sampleRateHz, spectrogram, files, tiles, stageMs };
   }
 
   dispose(): void {
@@ -366,8 +388,8 @@ async function runUnits(jobs: UnitJob[], workers: number, onProgress: (n: number
   return { results, failed };
 }
 
-/** Builds the whole atlas; returns its index (also written as atlas.json). `log` gets progress lines. */
-export async function atlas(opts: AtlasOptions, log: (line: string, sameLine?: boolean) => void = () => {}): Promise<AtlasIndex> {
+/** Builds the whole atlas; returns its index (also written as atlas.json). `log` gets progress lines; stageMs gets the threads' time per stage (ms, summed). */
+export async function atlas(opts: AtlasOptions, log: (line: string, sameLine?: boolean) => void = () => {}, stageMs: Record<string, number> = {}): Promise<AtlasIndex> {
   if (existsSync(opts.outDir) && readdirSync(opts.outDir).length > 0) {
     if (!opts.force) throw new Error(`--out '${opts.outDir}': expected a new or empty folder, got one with ${readdirSync(opts.outDir).length} entries (pass --force to replace it)`);
     await rm(opts.outDir, { recursive: true, force: true });
@@ -421,6 +443,7 @@ export async function atlas(opts: AtlasOptions, log: (line: string, sameLine?: b
   // Per song and layer, the grid is filled in this thread as units come back, written once complete.
   const grids = new Map<string, { img: Raster; left: number }>();
   const onResult = async (r: UnitResult): Promise<void> => {
+    for (const [k, v] of Object.entries(r.stageMs)) stageMs[k] = (stageMs[k] ?? 0) + v;
     const key = `${r.songId}/L${r.tap + 1}`;
     const feats = featuresOf(r.tap);
     const layout = gridLayout(feats.length);
@@ -579,7 +602,7 @@ export async function runAtlas(argv: string[]): Promise<number> {
  * features) over 3 songs of 30 s made in code (the demo piece at three offsets, looped), each song
  * one window, into a temporary folder that is removed afterwards.
  */
-export async function atlasBench(modelDir: string, options: { workers?: number; seconds?: number } = {}): Promise<{ seconds: number; songs: number; features: number; workers: number; outBytes: number }> {
+export async function atlasBench(modelDir: string, options: { workers?: number; seconds?: number } = {}): Promise<{ seconds: number; songs: number; features: number; workers: number; outBytes: number; stageSeconds: Record<string, number> }> {
   const { mkdtemp, stat } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const { renderDemo } = await import('../dsp/demo');
@@ -601,7 +624,8 @@ export async function atlasBench(modelDir: string, options: { workers?: number; 
     const out = join(dir, 'atlas');
     const workers = options.workers ?? Math.min(2, availableParallelism());
     const t0 = performance.now();
-    const index = await atlas({ songs, outDir: out, layers: null, features: null, modelDir, seconds: null, workers, force: false });
+    const stageMs: Record<string, number> = {};
+    const index = await atlas({ songs, outDir: out, layers: null, features: null, modelDir, seconds: null, workers, force: false }, () => {}, stageMs);
     const seconds = (performance.now() - t0) / 1000;
     let outBytes = 0;
     const walk = async (d: string): Promise<void> => {
@@ -612,7 +636,8 @@ export async function atlasBench(modelDir: string, options: { workers?: number; 
     };
     await walk(out);
     const features = index.layers.reduce((n, l) => n + l.features.length, 0) * index.songs.length;
-    return { seconds, songs: index.songs.length, features, workers, outBytes };
+    const stageSeconds = Object.fromEntries(Object.entries(stageMs).map(([k, v]) => [k, Math.round(v) / 1000]));
+    return { seconds, songs: index.songs.length, features, workers, outBytes, stageSeconds };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
