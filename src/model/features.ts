@@ -207,42 +207,71 @@ export class BatchedDeconv {
     // Accumulated bin-major (rows of frames: the 3 x 3 footprint hits 3 short runs, not 3 frames'
     // worth of memory), transposed to frame-major at the end. Same additions in the same order.
     const acc = new Float32Array(frames * bins);
+    const { poolH, poolW } = pool;
+    // Per switch: row and column of its footprint's corner relative to the window's top-left, and
+    // that corner's offset in acc.
+    const nSw = poolH * poolW;
+    const swRow = new Int32Array(nSw);
+    const swCol = new Int32Array(nSw);
+    const swOff = new Int32Array(nSw);
+    for (let q = 0; q < nSw; q++) {
+      swRow[q] = Math.floor(q / poolW) - ph;
+      swCol[q] = (q % poolW) - pw;
+      swOff[q] = swRow[q] * frames + swCol[q];
+    }
     const unrolled = kh === 3 && kw === 3;
+    // 3 x 3 kernels channel-major, the 9 taps of a channel contiguous.
+    const kT = new Float32Array(9 * c);
+    if (unrolled) for (let ch = 0; ch < c; ch++) for (let t = 0; t < 9; t++) kT[ch * 9 + t] = kernel[t * c + ch];
     for (let b = 0; b < items; b++) {
       acc.fill(0);
       const gOff = b * cells;
-      for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) {
-        const cell = (i * wo + j) * c;
-        for (let ch = 0; ch < c; ch++) {
-          let v = g[gOff + cell + ch];
-          if (rectify ? v <= 0 : v === 0) continue;
-          if (!(v === v)) v = 0;
-          const s = switches[cell + ch];
-          const r0 = i * pool.poolH + Math.floor(s / pool.poolW) - ph;
-          const q0 = j * pool.poolW + (s % pool.poolW) - pw;
-          // Adjoint of y(p) = sum_d x(p + d - pad) W[d]: x(p + d - pad) += v W[d] (kernel [kh, kw, 1, c]).
-          if (unrolled && r0 >= 0 && r0 + 3 <= bins && q0 >= 0 && q0 + 3 <= frames) {
-            let o = r0 * frames + q0;
-            acc[o] += v * kernel[ch];
-            acc[o + 1] += v * kernel[c + ch];
-            acc[o + 2] += v * kernel[2 * c + ch];
-            o += frames;
-            acc[o] += v * kernel[3 * c + ch];
-            acc[o + 1] += v * kernel[4 * c + ch];
-            acc[o + 2] += v * kernel[5 * c + ch];
-            o += frames;
-            acc[o] += v * kernel[6 * c + ch];
-            acc[o + 1] += v * kernel[7 * c + ch];
-            acc[o + 2] += v * kernel[8 * c + ch];
+      for (let i = 0; i < ho; i++) {
+        const rowTop = i * poolH;
+        const innerRows = unrolled && rowTop - ph >= 0 && rowTop + poolH - 1 - ph + 3 <= bins;
+        for (let j = 0; j < wo; j++) {
+          const colLeft = j * poolW;
+          const cell = (i * wo + j) * c;
+          const gc = gOff + cell;
+          if (innerRows && colLeft - pw >= 0 && colLeft + poolW - 1 - pw + 3 <= frames) {
+            // Every footprint of this window lies inside: no bounds checks.
+            const o0 = rowTop * frames + colLeft;
+            for (let ch = 0; ch < c; ch++) {
+              let v = g[gc + ch];
+              if (rectify ? v <= 0 : v === 0) continue;
+              if (!(v === v)) v = 0;
+              let o = o0 + swOff[switches[cell + ch]];
+              const k = ch * 9;
+              acc[o] += v * kT[k];
+              acc[o + 1] += v * kT[k + 1];
+              acc[o + 2] += v * kT[k + 2];
+              o += frames;
+              acc[o] += v * kT[k + 3];
+              acc[o + 1] += v * kT[k + 4];
+              acc[o + 2] += v * kT[k + 5];
+              o += frames;
+              acc[o] += v * kT[k + 6];
+              acc[o + 1] += v * kT[k + 7];
+              acc[o + 2] += v * kT[k + 8];
+            }
             continue;
           }
-          for (let dr = 0; dr < kh; dr++) {
-            const row = r0 + dr;
-            if (row < 0 || row >= bins) continue;
-            for (let dc = 0; dc < kw; dc++) {
-              const col = q0 + dc;
-              if (col < 0 || col >= frames) continue;
-              acc[row * frames + col] += v * kernel[(dr * kw + dc) * c + ch];
+          for (let ch = 0; ch < c; ch++) {
+            let v = g[gc + ch];
+            if (rectify ? v <= 0 : v === 0) continue;
+            if (!(v === v)) v = 0;
+            const sw = switches[cell + ch];
+            const r0 = rowTop + swRow[sw];
+            const q0 = colLeft + swCol[sw];
+            // Adjoint of y(p) = sum_d x(p + d - pad) W[d]: x(p + d - pad) += v W[d] (kernel [kh, kw, 1, c]).
+            for (let dr = 0; dr < kh; dr++) {
+              const row = r0 + dr;
+              if (row < 0 || row >= bins) continue;
+              for (let dc = 0; dc < kw; dc++) {
+                const col = q0 + dc;
+                if (col < 0 || col >= frames) continue;
+                acc[row * frames + col] += v * kernel[(dr * kw + dc) * c + ch];
+              }
             }
           }
         }
