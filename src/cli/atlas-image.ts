@@ -1,5 +1,5 @@
-/** Images of the atlas: spectrogram rasters with a colour ramp, a 3x5 digit font, PNG encoding (pngjs). */
-import { PNG } from 'pngjs';
+/** Images of the atlas: spectrogram rasters with a colour ramp, a 3x5 digit font, PNG encoding. */
+import { constants as zlibConstants, crc32, deflateSync } from 'node:zlib';
 
 /** An RGBA raster, row-major, 4 bytes per pixel. */
 export interface Raster {
@@ -121,14 +121,45 @@ export function drawText(dst: Raster, text: string, x: number, y: number, scale:
 }
 
 /**
- * Encodes a raster as PNG bytes. Every row uses the Paeth filter: pngjs's default (try all five
- * filters per row) is ~3x slower for ~3 % smaller files; the pixels are the same.
+ * Encodes a raster as PNG bytes: 8-bit RGB when every pixel is opaque (RGBA otherwise), every row
+ * with the Up filter, deflated with the run-length strategy. ~3x faster than pngjs's encoder with a
+ * fixed filter (its adaptive default is ~7x slower) and slightly smaller; decodes to the same pixels.
  */
 export function encodePng(r: Raster): Buffer {
-  const png = new PNG({ width: r.width, height: r.height });
-  png.data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
-  return PNG.sync.write(png, { filterType: 4 });
+  const { width, height, data } = r;
+  let opaque = true;
+  for (let i = 3; i < data.length && opaque; i += 4) opaque = data[i] === 255;
+  const bpp = opaque ? 3 : 4;
+  const stride = width * bpp;
+  const raw = Buffer.alloc(height * (stride + 1));
+  for (let y = 0; y < height; y++) {
+    const o = y * (stride + 1) + 1;
+    raw[o - 1] = 2; // Up: each byte minus the one above (0 above the first row)
+    const src = y * width * 4;
+    const up = src - width * 4;
+    for (let x = 0; x < width; x++) {
+      const s = src + x * 4;
+      const d = o + x * bpp;
+      for (let c = 0; c < bpp; c++) raw[d + c] = y > 0 ? (data[s + c] - data[up + x * 4 + c]) & 255 : data[s + c];
+    }
+  }
+  const chunk = (type: string, body: Uint8Array): Buffer => {
+    const b = Buffer.alloc(12 + body.length);
+    b.writeUInt32BE(body.length, 0);
+    b.write(type, 4, 'latin1');
+    b.set(body, 8);
+    b.writeUInt32BE(crc32(b.subarray(4, 8 + body.length)), 8 + body.length);
+    return b;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = opaque ? 2 : 6; // colour type: RGB or RGBA
+  return Buffer.concat([PNG_SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9, strategy: zlibConstants.Z_RLE })), chunk('IEND', new Uint8Array(0))]);
 }
+
+const PNG_SIGNATURE = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
 
 /** Layout of a per-layer grid: tiles of tileW x tileH under a label strip, `columns` per row. */
 export interface GridLayout {

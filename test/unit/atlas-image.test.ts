@@ -63,6 +63,12 @@ describe('atlas images', () => {
     const back = PNG.sync.read(encodePng(img));
     expect([back.width, back.height]).toEqual([31, 17]);
     expect(Buffer.compare(back.data, Buffer.from(img.data))).toBe(0);
+    // With some translucent pixels the alpha channel is kept.
+    const see: Raster = { width: 9, height: 5, data: Uint8Array.from({ length: 9 * 5 * 4 }, (_, i) => (i % 4 === 3 && i % 7 !== 0 ? 255 : Math.floor(256 * r()))) };
+    const seeBack = PNG.sync.read(encodePng(see));
+    expect(Buffer.compare(seeBack.data, Buffer.from(see.data))).toBe(0);
+    const one: Raster = raster(1, 1, [7, 8, 9]);
+    expect(Array.from(PNG.sync.read(encodePng(one)).data)).toEqual([7, 8, 9, 255]);
   });
 
   it('encodeWavPcm16Mono writes the bytes encodeWav writes (rounding, clipping, NaN)', () => {
