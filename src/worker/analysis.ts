@@ -32,11 +32,17 @@ interface GpuDeviceLike {
 /** How long a failed WebGPU analysis waits to learn whether its device was lost, ms. */
 const LOSS_GRACE_MS = 200;
 
+/** How a device loss is named in errors and notices. */
+function lossText(info: { reason: string; message: string }): string {
+  return `WebGPU device lost (${info.reason || 'unknown'}${info.message ? `: ${info.message}` : ''})`;
+}
+
 /** A WebGPU analysis error, naming the device loss behind it when there is one (a read-back may fail first). */
 async function withLoss(device: GpuDeviceLike, err: unknown): Promise<unknown> {
+  if (err instanceof Error && err.message.startsWith('WebGPU device lost')) return err;
   const info = await Promise.race([device.lost, new Promise<null>((res) => setTimeout(() => res(null), LOSS_GRACE_MS))]);
   if (!info) return err;
-  return new Error(`WebGPU device lost (${info.reason || 'unknown'}${info.message ? `: ${info.message}` : ''}); ${err instanceof Error ? err.message : String(err)}`);
+  return new Error(`${lossText(info)}; ${err instanceof Error ? err.message : String(err)}`);
 }
 
 /** tfjs-backend-webgpu's registry priority (its base.js), kept when the backend is re-registered. */
@@ -301,6 +307,8 @@ export class AnalysisService {
   /** Told (once per loss) when the live backend's WebGPU device is lost; set by the signal worker. */
   private lostHandler: ((why: string) => unknown) | null = null;
   private readonly watchedDevices = new WeakSet<GpuDeviceLike>();
+  /** Rejects the WebGPU analysis in progress (the engine runs one at a time). */
+  private abortAnalysis: ((err: Error) => void) | null = null;
 
   /** Registers the callback told when the live backend's WebGPU device is lost (while idle too). */
   onBackendLost(handler: (why: string) => unknown): void {
@@ -315,9 +323,10 @@ export class AnalysisService {
     this.watchedDevices.add(device);
     void device.lost.then((info) => {
       webgpuLost = true;
+      if (tf.getBackend() === 'webgpu') this.abortAnalysis?.(new Error(`${lossText(info)}; the analysis did not finish`));
       // A device used only by compareOn/benchOn is not the live backend's: nothing to fall back from.
       if (this.backend.name !== 'webgpu') return;
-      void this.lostHandler?.(`WebGPU device lost (${info.reason || 'unknown'}${info.message ? `: ${info.message}` : ''})`);
+      void this.lostHandler?.(lossText(info));
     });
   }
 
@@ -334,14 +343,36 @@ export class AnalysisService {
     return 'the WebGPU device was destroyed';
   }
 
+  /** The last backend switch or model swap queued (settled when none is pending). */
+  private switching: Promise<unknown> = Promise.resolve();
+  private switchesPending = 0;
+
+  /**
+   * Runs a backend switch or model swap once the earlier ones have settled; analyses wait for it.
+   * comlink starts each call as its message arrives, and an analysis started during a switch runs on
+   * a half-initialised backend or a disposed model.
+   */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    this.switchesPending++;
+    const run = this.switching.then(task).finally(() => {
+      this.switchesPending--;
+    });
+    this.switching = run.catch(() => undefined);
+    return run;
+  }
+
   /** Loads a model; the previous one runs until the new one is ready. Returns its info and the backend. */
   async load(baseUrl: string, pageUrl: string, backend: BackendName): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
-    return this.swapIn(() => AnalysisStage.load(baseUrl, pageUrl), pageUrl, backend);
+    return this.exclusive(async () => {
+      return this.swapIn(() => AnalysisStage.load(baseUrl, pageUrl), pageUrl, backend);
+    });
   }
 
   /** The same from user-picked files. */
   async loadFiles(files: Record<string, ArrayBuffer>, pageUrl: string, backend: BackendName): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
-    return this.swapIn(() => AnalysisStage.loadFiles(files), pageUrl, backend);
+    return this.exclusive(async () => {
+      return this.swapIn(() => AnalysisStage.loadFiles(files), pageUrl, backend);
+    });
   }
 
   /**
@@ -349,8 +380,10 @@ export class AnalysisService {
    * old one: after a device loss its weights are unreadable. The selection is the caller's to re-apply.
    */
   async reload(pageUrl: string): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
-    if (!this.lastLoad) throw new Error('reload: no model was loaded yet');
-    return this.swapIn(this.lastLoad, pageUrl, this.backend.name as BackendName);
+    return this.exclusive(async () => {
+      if (!this.lastLoad) throw new Error('reload: no model was loaded yet');
+      return this.swapIn(this.lastLoad, pageUrl, this.backend.name as BackendName);
+    });
   }
 
   private lastLoad: (() => Promise<AnalysisStage>) | null = null;
@@ -379,11 +412,13 @@ export class AnalysisService {
   }
 
   async setBackend(name: BackendName, pageUrl: string): Promise<{ name: string; reason: string }> {
-    const stage = this.stage;
-    this.backend = await pickBackend(name, pageUrl, stage ? () => stage.benchOnce() : async () => 0);
-    this.backendChosen = true;
-    this.watchDevice();
-    return this.backend;
+    return this.exclusive(async () => {
+      const stage = this.stage;
+      this.backend = await pickBackend(name, pageUrl, stage ? () => stage.benchOnce() : async () => 0);
+      this.backendChosen = true;
+      this.watchDevice();
+      return this.backend;
+    });
   }
 
   /** Throws a RangeError (changing nothing) when the selection does not fit. */
@@ -394,11 +429,19 @@ export class AnalysisService {
   }
 
   async analyse(mag: Float32Array, start: number, frames: number, bins: number): Promise<AnalysisReply> {
+    while (this.switchesPending > 0) await this.switching;
     if (!this.stage) throw new Error('analyse: no model is loaded yet');
     const device = webgpuDevice();
     let r: Awaited<ReturnType<AnalysisStage['analyse']>>;
     try {
-      r = await this.stage.analyse(mag, start, frames, bins);
+      const work = this.stage.analyse(mag, start, frames, bins);
+      // A read-back on a lost device must not hold the worker forever: the loss rejects it.
+      r = await (device ? new Promise<Awaited<typeof work>>((res, rej) => {
+        this.abortAnalysis = rej;
+        work.then(res, rej);
+      }).finally(() => {
+        this.abortAnalysis = null;
+      }) : work);
     } catch (e) {
       throw device ? await withLoss(device, e) : e;
     }
@@ -412,27 +455,29 @@ export class AnalysisService {
    * check that every backend computes the same maps.
    */
   async compareOn(backend: string, pageUrl: string, sel: SelectionRequest, seed: number): Promise<{ backend: string; projection: Float32Array; featureMap: Float32Array; predictions: Float32Array }> {
-    const stage = this.stage;
-    if (!stage) throw new Error('compareOn: no model is loaded yet');
-    useServedWasm(pageUrl);
-    const previous = tf.getBackend();
-    const keep = stage.selectionRequest;
-    await startBackend(backend);
-    try {
-      const frames = stage.info.windowFrames, bins = stage.stftBins;
-      const mag = new Float32Array(frames * bins);
-      let s = seed >>> 0;
-      for (let i = 0; i < mag.length; i++) {
-        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-        mag[i] = 20 * (s / 4294967296) ** 4; // sparse-ish peaks, like a spectrogram
+    return this.exclusive(async () => {
+      const stage = this.stage;
+      if (!stage) throw new Error('compareOn: no model is loaded yet');
+      useServedWasm(pageUrl);
+      const previous = tf.getBackend();
+      const keep = stage.selectionRequest;
+      await startBackend(backend);
+      try {
+        const frames = stage.info.windowFrames, bins = stage.stftBins;
+        const mag = new Float32Array(frames * bins);
+        let s = seed >>> 0;
+        for (let i = 0; i < mag.length; i++) {
+          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+          mag[i] = 20 * (s / 4294967296) ** 4; // sparse-ish peaks, like a spectrogram
+        }
+        stage.select(sel);
+        const r = await stage.analyse(mag, 0, frames, bins);
+        return { backend: tf.getBackend(), projection: r.frame.projection, featureMap: r.frame.map, predictions: r.frame.predictions };
+      } finally {
+        stage.select(keep);
+        await tf.setBackend(previous);
       }
-      stage.select(sel);
-      const r = await stage.analyse(mag, 0, frames, bins);
-      return { backend: tf.getBackend(), projection: r.frame.projection, featureMap: r.frame.map, predictions: r.frame.predictions };
-    } finally {
-      stage.select(keep);
-      await tf.setBackend(previous);
-    }
+    });
   }
 
   /**
@@ -441,34 +486,36 @@ export class AnalysisService {
    * one timed run); then returns to the backend in use.
    */
   async benchOn(backend: string, pageUrl: string, hops: number, maxMs = 60_000): Promise<BackendBench> {
-    const stage = this.stage;
-    if (!stage) throw new Error('benchOn: no model is loaded yet');
-    if (!Number.isInteger(hops) || hops < 1 || hops > 10_000) throw new RangeError(`benchOn: expected hops in 1..10000, got ${hops}`);
-    useServedWasm(pageUrl);
-    const previous = tf.getBackend();
-    await startBackend(backend);
-    try {
-      const frames = stage.info.windowFrames, bins = stage.stftBins;
-      const mag = new Float32Array(frames * bins);
-      let s = 4321;
-      for (let i = 0; i < mag.length; i++) {
-        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-        mag[i] = 20 * (s / 4294967296) ** 4;
+    return this.exclusive(async () => {
+      const stage = this.stage;
+      if (!stage) throw new Error('benchOn: no model is loaded yet');
+      if (!Number.isInteger(hops) || hops < 1 || hops > 10_000) throw new RangeError(`benchOn: expected hops in 1..10000, got ${hops}`);
+      useServedWasm(pageUrl);
+      const previous = tf.getBackend();
+      await startBackend(backend);
+      try {
+        const frames = stage.info.windowFrames, bins = stage.stftBins;
+        const mag = new Float32Array(frames * bins);
+        let s = 4321;
+        for (let i = 0; i < mag.length; i++) {
+          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+          mag[i] = 20 * (s / 4294967296) ** 4;
+        }
+        const w0 = performance.now();
+        await stage.analyse(mag, 0, frames, bins);
+        const out: BackendBench = { backend: tf.getBackend(), warmUpMs: performance.now() - w0, computeMs: [], readbackMs: [], totalMs: [] };
+        const start = performance.now();
+        for (let i = 0; i < hops && (i === 0 || performance.now() - start < maxMs); i++) {
+          const r = await stage.analyse(mag, 0, frames, bins);
+          out.computeMs.push(r.computeMs);
+          out.readbackMs.push(r.readbackMs);
+          out.totalMs.push(r.computeMs + r.readbackMs);
+        }
+        return out;
+      } finally {
+        await tf.setBackend(previous);
       }
-      const w0 = performance.now();
-      await stage.analyse(mag, 0, frames, bins);
-      const out: BackendBench = { backend: tf.getBackend(), warmUpMs: performance.now() - w0, computeMs: [], readbackMs: [], totalMs: [] };
-      const start = performance.now();
-      for (let i = 0; i < hops && (i === 0 || performance.now() - start < maxMs); i++) {
-        const r = await stage.analyse(mag, 0, frames, bins);
-        out.computeMs.push(r.computeMs);
-        out.readbackMs.push(r.readbackMs);
-        out.totalMs.push(r.computeMs + r.readbackMs);
-      }
-      return out;
-    } finally {
-      await tf.setBackend(previous);
-    }
+    });
   }
 
   /** Frees the model; the worker can then be terminated. */
