@@ -35,27 +35,57 @@ export function rampColour(v: number): [number, number, number] {
   return [0, 1, 2].map((c) => Math.round(RAMP[i][c] + f * (RAMP[i + 1][c] - RAMP[i][c]))) as [number, number, number];
 }
 
-/**
- * A spectrogram image of frame-major values [frames][bins] (magnitudes >= 0), width x height pixels,
- * low frequencies at the bottom; each pixel shows the largest value it covers, in dB over
- * [max - rangeDb, max]. An all-zero input gives a black image.
- */
-export function spectrogramRaster(values: Float32Array, frames: number, bins: number, width: number, height: number, rangeDb = 80): Raster {
-  const img = raster(width, height);
-  let top = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] > top) top = values[i];
-  if (!(top > 0)) return img;
-  const floor = top * 10 ** (-rangeDb / 20);
-  const data = img.data;
-  // Bin range of each row, then per column the maximum over its frames (one pass over the values).
+/** Per output row y, the bins [k0s[y], k1s[y]) it covers (low frequencies at the bottom). */
+function rowBins(bins: number, height: number): { k0s: Int32Array; k1s: Int32Array } {
   const k0s = new Int32Array(height);
   const k1s = new Int32Array(height);
   for (let y = 0; y < height; y++) {
     k1s[y] = bins - Math.floor((y * bins) / height);
     k0s[y] = Math.min(k1s[y] - 1, bins - Math.floor(((y + 1) * bins) / height));
   }
-  const col = new Float64Array(bins);
+  return { k0s, k1s };
+}
+
+/** Paints column x of img from col (the per-bin maxima over the column's frames). */
+function paintColumn(img: Raster, x: number, col: Float64Array, rows: { k0s: Int32Array; k1s: Int32Array }, top: number, floor: number, rangeDb: number): void {
+  const { width, height, data } = img;
+  const { k0s, k1s } = rows;
   const last = RAMP.length - 1;
+  for (let y = 0; y < height; y++) {
+    let m = 0;
+    for (let k = k0s[y]; k < k1s[y]; k++) m = Math.max(m, col[k]);
+    const v = m > floor ? (20 * Math.log10(m / top)) / rangeDb + 1 : 0;
+    // rampColour(v), inlined (same arithmetic, no allocation).
+    const r = Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0)) * last;
+    const i = Math.min(last - 1, Math.floor(r));
+    const f = r - i;
+    const a = RAMP[i];
+    const b = RAMP[i + 1];
+    const p = (y * width + x) * 4;
+    data[p] = Math.round(a[0] + f * (b[0] - a[0]));
+    data[p + 1] = Math.round(a[1] + f * (b[1] - a[1]));
+    data[p + 2] = Math.round(a[2] + f * (b[2] - a[2]));
+  }
+}
+
+/**
+ * A spectrogram image of frame-major values [frames][bins] (magnitudes >= 0), width x height pixels,
+ * low frequencies at the bottom; each pixel shows the largest value it covers, in dB over
+ * [max - rangeDb, max]. An all-zero input gives a black image.
+ */
+export function spectrogramRaster(values: Float32Array, frames: number, bins: number, width: number, height: number, rangeDb = 80): Raster {
+  let top = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] > top) top = values[i];
+  return rasterWithTop(values, frames, bins, width, height, top, rangeDb);
+}
+
+/** spectrogramRaster with the largest value already known. */
+function rasterWithTop(values: Float32Array, frames: number, bins: number, width: number, height: number, top: number, rangeDb: number): Raster {
+  const img = raster(width, height);
+  if (!(top > 0)) return img;
+  const floor = top * 10 ** (-rangeDb / 20);
+  const rows = rowBins(bins, height);
+  const col = new Float64Array(bins);
   for (let x = 0; x < width; x++) {
     const t0 = Math.floor((x * frames) / width);
     const t1 = Math.max(t0 + 1, Math.floor(((x + 1) * frames) / width));
@@ -64,23 +94,44 @@ export function spectrogramRaster(values: Float32Array, frames: number, bins: nu
       const off = t * bins;
       for (let k = 0; k < bins; k++) col[k] = Math.max(col[k], values[off + k]);
     }
-    for (let y = 0; y < height; y++) {
-      let m = 0;
-      for (let k = k0s[y]; k < k1s[y]; k++) m = Math.max(m, col[k]);
-      const v = m > floor ? (20 * Math.log10(m / top)) / rangeDb + 1 : 0;
-      // rampColour(v), inlined (same arithmetic, no allocation).
-      const r = Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0)) * last;
-      const i = Math.min(last - 1, Math.floor(r));
-      const f = r - i;
-      const a = RAMP[i];
-      const b = RAMP[i + 1];
-      const p = (y * width + x) * 4;
-      data[p] = Math.round(a[0] + f * (b[0] - a[0]));
-      data[p + 1] = Math.round(a[1] + f * (b[1] - a[1]));
-      data[p + 2] = Math.round(a[2] + f * (b[2] - a[2]));
-    }
+    paintColumn(img, x, col, rows, top, floor, rangeDb);
   }
   return img;
+}
+
+/**
+ * One feature's pictures at once: out = |X| x max(mask, 0) (frame-major, written into `out`), and
+ * spectrogramRaster(out, ...) at each of `sizes`, with one pass over the values for the maximum and
+ * one shared by every size no wider than `frames` (each picture equals spectrogramRaster's).
+ */
+export function maskedRasters(mag: Float32Array, mask: Float32Array, out: Float32Array, frames: number, bins: number, sizes: { width: number; height: number }[], rangeDb = 80): Raster[] {
+  const n = frames * bins;
+  let top = 0;
+  for (let i = 0; i < n; i++) {
+    out[i] = mag[i] * Math.max(0, mask[i]);
+    if (out[i] > top) top = out[i]; // the stored (float32) value
+  }
+  const values = out.subarray(0, n);
+  const shared = sizes.filter((s) => s.width <= frames);
+  const imgs = sizes.map((s) => (s.width <= frames ? raster(s.width, s.height) : rasterWithTop(values, frames, bins, s.width, s.height, top, rangeDb)));
+  if (!(top > 0) || shared.length === 0) return imgs;
+  const floor = top * 10 ** (-rangeDb / 20);
+  // Columns no wider than the frames partition them: column x is frames [x F / W, (x + 1) F / W).
+  const tracks = sizes.flatMap((s, i) => (s.width <= frames ? [{ img: imgs[i], rows: rowBins(bins, s.height), col: new Float64Array(bins), x: 0, end: Math.floor(frames / s.width) }] : []));
+  for (let t = 0; t < frames; t++) {
+    const off = t * bins;
+    for (const tr of tracks) {
+      const col = tr.col;
+      for (let k = 0; k < bins; k++) col[k] = Math.max(col[k], values[off + k]);
+      if (t + 1 === tr.end) {
+        paintColumn(tr.img, tr.x, col, tr.rows, top, floor, rangeDb);
+        col.fill(0);
+        tr.x++;
+        tr.end = Math.floor(((tr.x + 1) * frames) / tr.img.width);
+      }
+    }
+  }
+  return imgs;
 }
 
 /** Copies src into dst at (x, y), clipped. */

@@ -24,7 +24,7 @@ import { inputTensor } from '../model/input';
 import type { LoadedModel } from '../model/load';
 import { loadModelFromDir } from '../model/node-io';
 import type { ModelManifest } from '../shared/manifest';
-import { blit, drawText, encodePng, gridLayout, raster, spectrogramRaster } from './atlas-image';
+import { blit, drawText, encodePng, gridLayout, maskedRasters, raster, spectrogramRaster } from './atlas-image';
 import type { Raster } from './atlas-image';
 import { readAnalysisSignal } from './audio-input';
 import { defaultModelDir } from './explain';
@@ -281,10 +281,9 @@ class UnitRunner {
         const k = feats[j];
         // Mel models: the mask on the mel grid, mapped back onto the STFT bins.
         const mask = projectionToStft(masks.subarray(j * frames * inBins, (j + 1) * frames * inBins), frames, fe);
-        // |X| x mask, as Choi plotted it (the rectified part: a negative mask flips the phase in the sound).
-        for (let i = 0; i < deconvolved.length; i++) deconvolved[i] = data.mag[i] * Math.max(0, mask[i]);
-        lap('mask');
-        const img = spectrogramRaster(deconvolved, frames, bins, size.width, size.height);
+        // |X| x mask, as Choi plotted it (the rectified part: a negative mask flips the phase in the sound),
+        // as the feature's picture and its grid tile.
+        const [img, tile] = maskedRasters(data.mag, mask, deconvolved, frames, bins, [size, { width: grid.tileW, height: grid.tileH }]);
         lap('raster');
         const base = `${job.songId}/L${job.tap + 1}/f${k}`;
         writes.push(writeFile(join(job.outDir, `${base}.png`), encodePng(img)));
@@ -295,8 +294,7 @@ class UnitRunner {
         writes.push(writeFile(join(job.outDir, `${base}.wav`), encodeWavPcm16Mono(y, fe.sampleRateHz)));
         lap('wav');
         files.push({ png: `${base}.png`, wav: `${base}.wav` });
-        tiles.push(spectrogramRaster(deconvolved, frames, bins, grid.tileW, grid.tileH).data);
-        lap('tile');
+        tiles.push(tile.data);
         progress(1);
       }
     }

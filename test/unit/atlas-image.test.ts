@@ -2,7 +2,7 @@
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { encodeWavPcm16Mono } from '../../src/cli/atlas';
-import { blit, encodePng, raster, rampColour, spectrogramRaster } from '../../src/cli/atlas-image';
+import { blit, encodePng, maskedRasters, raster, rampColour, spectrogramRaster } from '../../src/cli/atlas-image';
 import type { Raster } from '../../src/cli/atlas-image';
 import { encodeWav } from '../../src/dsp/wav';
 import { mulberry32 } from '../fixtures/fixture-net/make';
@@ -42,6 +42,26 @@ describe('atlas images', () => {
     expect([got.width, got.height]).toEqual([width, height]);
     expect(Buffer.compare(Buffer.from(got.data), Buffer.from(want.data))).toBe(0);
     expect(Buffer.compare(Buffer.from(spectrogramRaster(new Float32Array(frames * bins), frames, bins, width, height).data), Buffer.from(refRaster(new Float32Array(frames * bins), frames, bins, width, height).data))).toBe(0);
+  });
+
+  it.each([[1290, 257], [37, 17], [6, 5]])('maskedRasters (%i frames x %i bins) equals spectrogramRaster of |X| x max(mask, 0) at every size', (frames, bins) => {
+    const r = mulberry32(frames + bins);
+    const mag = Float32Array.from({ length: frames * bins }, () => r() ** 3 * 40);
+    const mask = Float32Array.from({ length: frames * bins }, () => 2 * r() - 0.8);
+    const want = new Float32Array(frames * bins);
+    for (let i = 0; i < want.length; i++) want[i] = mag[i] * Math.max(0, mask[i]);
+    const sizes = [{ width: Math.ceil(frames / Math.ceil(frames / 640)), height: bins }, { width: 120, height: 80 }, { width: Math.max(1, frames - 1), height: 9 }];
+    const out = new Float32Array(frames * bins);
+    const got = maskedRasters(mag, mask, out, frames, bins, sizes);
+    expect(Buffer.compare(Buffer.from(out.buffer), Buffer.from(want.buffer))).toBe(0);
+    sizes.forEach((s, i) => {
+      const ref = refRaster(want, frames, bins, s.width, s.height);
+      expect([got[i].width, got[i].height]).toEqual([s.width, s.height]);
+      expect(Buffer.compare(Buffer.from(got[i].data), Buffer.from(ref.data)), `${s.width} x ${s.height}`).toBe(0);
+    });
+    // An all-negative mask: black pictures.
+    const black = maskedRasters(mag, mask.map(() => -1), out, frames, bins, sizes);
+    sizes.forEach((s, i) => expect(Buffer.compare(Buffer.from(black[i].data), Buffer.from(raster(s.width, s.height).data))).toBe(0));
   });
 
   it('raster fills, blit copies clipped, encodePng decodes to the same pixels', () => {
