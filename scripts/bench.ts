@@ -329,7 +329,7 @@ const ms = (s: Stat | null | undefined): string => (s && s.runs ? `${f1(s.median
 function readmeTable(rep: Report): string {
   const lines: string[] = [];
   const m = rep.machine;
-  lines.push(`Measured ${rep.date.slice(0, 10)} on ${m.cpus}x ${m.cpuModel} (${m.arch}), Node ${m.node}, load average ${m.loadAverageStart.map((x) => x.toFixed(1)).join(' / ')} at the start (1/5/15 min; training jobs were running), nice ${m.nice}. ` +
+  lines.push(`Measured ${rep.date.slice(0, 10)} on ${m.cpus}x ${m.cpuModel} (${m.arch}), Node ${m.node}, load average ${m.loadAverageStart.map((x) => x.toFixed(1)).join(' / ')} at the start (1/5/15 min; other jobs share the machine), nice ${m.nice}. ` +
     `Network: ${rep.model.description}${rep.model.note ? ` — ${rep.model.note}` : ''}. Input: 257 x 173 windows of the demo piece (11,025 Hz, n_fft 512, hop 256), scaled like live input. ` +
     `Times are median / p95 in ms of wall time ("Node, CPU time" rows: the process's user + system time for the same calls, which leaves out waiting for a core on the loaded machine); the real-time factor is the hop group (${HOP_MS.toFixed(1)} ms) / the median whole hop (above 1: keeps up).`);
   lines.push('');

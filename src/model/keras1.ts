@@ -22,6 +22,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FrontEnd, ModelManifest } from '../shared/manifest';
 import { melFilterbank } from '../dsp/mel';
+import { concatBuffers } from './load';
 
 /** Architectures the importer knows. */
 export type KerasArch = 'compact_cnn' | 'music_tagger_cnn';
@@ -147,6 +148,14 @@ function need(w: Map<string, KerasArray>, name: string, shape: (number | null)[]
   return a;
 }
 
+/** Sets each named layer's weights, then releases the tensors (setWeights copies them). */
+function setWeights(model: tf.LayersModel, sets: [string, tf.Tensor[]][]): void {
+  for (const [name, ts] of sets) {
+    model.getLayer(name).setWeights(ts);
+    tf.dispose(ts);
+  }
+}
+
 /** Numbered weights like convolution2d_7_W sorted by their Keras counter. */
 function numbered(w: Map<string, KerasArray>, prefix: string, suffix: string): string[] {
   const re = new RegExp(`^${prefix}_(\\d+)_${suffix}$`);
@@ -173,6 +182,10 @@ export function toTfjsKernel(k: KerasArray, backend: 'tensorflow' | 'theano'): t
     }
   }
   return tf.tensor4d(out, [kh, kw, i, o]);
+}
+
+function kernelReport(backend: 'tensorflow' | 'theano'): string {
+  return `kernels: ${backend === 'tensorflow' ? "TensorFlow file (names end in ':0'): correlation kernels, used as stored" : 'Theano file: true-convolution kernels, rotated 180 degrees'}`;
 }
 
 /** Largest |a - b| over two kernels in the same (tfjs) layout. */
@@ -219,6 +232,16 @@ function checkKapreFrontEnd(file: KerasWeightsFile, report: string[]): void {
   report.push(`front end: kapre's filterbank equals the Slaney mel filterbank, 96 bands 0-6000 Hz (max difference ${errFb.toExponential(2)}, peak ${peak.toExponential(2)})`);
 }
 
+/** Choi's taggers' front end: 12 kHz, n_fft 512, hop 256, 96 Slaney mel bands 0-6000 Hz, dB scaling. */
+function choiFrontEnd(scaling: FrontEnd['scaling'], padding: FrontEnd['padding']): FrontEnd {
+  return {
+    sampleRateHz: SAMPLE_RATE_HZ, nFft: N_FFT, hopSamples: HOP, window: 'hann',
+    frequency: { kind: 'mel', bands: MELS, fMinHz: 0, fMaxHz: SAMPLE_RATE_HZ / 2, htk: false, norm: 'slaney' },
+    scaling,
+    padding,
+  };
+}
+
 interface Built {
   model: tf.Sequential;
   taps: string[];
@@ -233,7 +256,7 @@ function buildCompactCnn(file: KerasWeightsFile, opts: ImportOptions, report: st
   checkArch(file, 'compact_cnn');
   checkKapreFrontEnd(file, report);
   const backend = detectBackend(file);
-  report.push(`kernels: ${backend === 'tensorflow' ? "TensorFlow file (names end in ':0'): correlation kernels, used as stored" : 'Theano file: true-convolution kernels, rotated 180 degrees'}`);
+  report.push(kernelReport(backend));
   const w = flatWeights(file);
   const convs = numbered(w, 'convolution2d', 'W');
   if (convs.length !== 5) fail(`${file.path}: expected 5 convolution kernels in 'ConvBNEluDr', found ${convs.length} (${convs.join(', ') || 'none'})`);
@@ -280,10 +303,7 @@ function buildCompactCnn(file: KerasWeightsFile, opts: ImportOptions, report: st
   model.add(tf.layers.flatten({ name: 'flatten' }));
   model.add(tf.layers.dense({ name: 'tags', units: opts.labels.length, activation: 'sigmoid' }));
   sets.push(['tags', [tf.tensor2d(denseW.data, denseW.shape as [number, number]), tf.tensor1d(denseB.data)]]);
-  for (const [name, ts] of sets) {
-    model.getLayer(name).setWeights(ts);
-    tf.dispose(ts);
-  }
+  setWeights(model, sets);
   if (denseSource !== file) {
     // Same network? Compare every conv kernel of the two files in correlation form.
     const other = flatWeights(denseSource);
@@ -303,12 +323,8 @@ function buildCompactCnn(file: KerasWeightsFile, opts: ImportOptions, report: st
     model,
     taps,
     frames,
-    frontEnd: {
-      sampleRateHz: SAMPLE_RATE_HZ, nFft: N_FFT, hopSamples: HOP, window: 'hann',
-      frequency: { kind: 'mel', bands: MELS, fMinHz: 0, fMaxHz: SAMPLE_RATE_HZ / 2, htk: false, norm: 'slaney' },
-      scaling: { kind: 'db', power: true, amin: 1e-10, topDb: 80, reference: 'max', exponent: 1 },
-      padding: 'same',
-    },
+    // kapre: power mel spectrogram to dB against the window's maximum, floored at -80 dB.
+    frontEnd: choiFrontEnd({ kind: 'db', power: true, amin: 1e-10, topDb: 80, reference: 'max', exponent: 1 }, 'same'),
     name: "Choi's compact_cnn (2017, Last.fm top-50 tags)",
     description: "Keunwoo Choi's compact_cnn from 'Transfer learning for music classification and regression tasks' (2017): kapre mel spectrogram (12 kHz, 96 bands, dB relative to the window's maximum), 5 x [3x3 conv (32), per-input batch-norm (Keras mode 2), ELU, max-pool], 50 sigmoid tags from the Million Song Dataset's Last.fm tags. Its per-input normalisation makes every output depend on the whole 29-s window, so it is exempt from the no-shimmer rule.",
     notes: { batchNorm: `Keras mode 2 (per input, epsilon ${MODE2_EPSILON}) as LayerNormalization over frequency x time + a 1x1 DepthwiseConv2D (gamma, beta)`, kernelBackend: backend },
@@ -318,7 +334,7 @@ function buildCompactCnn(file: KerasWeightsFile, opts: ImportOptions, report: st
 function buildMusicTagger(file: KerasWeightsFile, opts: ImportOptions, report: string[]): Built {
   checkArch(file, 'music_tagger_cnn');
   const backend = detectBackend(file);
-  report.push(`kernels: ${backend === 'tensorflow' ? "TensorFlow file (names end in ':0'): correlation kernels, used as stored" : 'Theano file: true-convolution kernels, rotated 180 degrees'}`);
+  report.push(kernelReport(backend));
   const w = flatWeights(file);
   const frames = MUSIC_TAGGER_FRAMES;
   const model = tf.sequential({ name: opts.id });
@@ -360,10 +376,7 @@ function buildMusicTagger(file: KerasWeightsFile, opts: ImportOptions, report: s
   model.add(tf.layers.flatten({ name: 'flatten' }));
   model.add(tf.layers.dense({ name: 'tags', units: opts.labels.length, activation: 'sigmoid' }));
   sets.push(['tags', [tf.tensor2d(ow.data, ow.shape as [number, number]), tf.tensor1d(ob.data)]]);
-  for (const [name, ts] of sets) {
-    model.getLayer(name).setWeights(ts);
-    tf.dispose(ts);
-  }
+  setWeights(model, sets);
   report.push(`batch-norm: Keras 1.0 (x - mean) / (std + ${KERAS10_EPSILON}) folded into conv1..conv5; bn_0_freq kept as a BatchNormalization along time (${frames} frames)`);
   const channels = [1, 2, 3, 4, 5].map((n) => w.get(`conv${n}_W`)?.shape[0]);
   report.push(`channels: ${channels.join('/')} (the released weights' layout)`);
@@ -371,13 +384,8 @@ function buildMusicTagger(file: KerasWeightsFile, opts: ImportOptions, report: s
     model,
     taps,
     frames,
-    frontEnd: {
-      sampleRateHz: SAMPLE_RATE_HZ, nFft: N_FFT, hopSamples: HOP, window: 'hann',
-      frequency: { kind: 'mel', bands: MELS, fMinHz: 0, fMaxHz: SAMPLE_RATE_HZ / 2, htk: false, norm: 'slaney' },
-      // librosa: logamplitude(melspectrogram(...) ** 2, ref_power=1.0): the mel power squared again.
-      scaling: { kind: 'db', power: true, amin: 1e-10, topDb: 80, reference: 'one', exponent: 2 },
-      padding: 'center-reflect',
-    },
+    // librosa: logamplitude(melspectrogram(...) ** 2, ref_power=1.0): the mel power squared again.
+    frontEnd: choiFrontEnd({ kind: 'db', power: true, amin: 1e-10, topDb: 80, reference: 'one', exponent: 2 }, 'center-reflect'),
     name: "Choi's MusicTaggerCNN (2016, Last.fm top-50 tags)",
     description: `Keunwoo Choi's MusicTaggerCNN from 'Automatic tagging using deep convolutional neural networks' (2016): librosa log-amplitude mel spectrogram (12 kHz, 96 bands, 29.12 s = ${frames} frames), a batch-norm per input frame, 5 x [3x3 conv (${channels.join('/')}), batch-norm, ELU, max-pool], 50 sigmoid tags from the Million Song Dataset's Last.fm tags. Its input is exactly ${frames} frames, and its dB scaling depends on the whole window.`,
     notes: { batchNorm: `Keras 1.0 mode 0, (x - mean) / (std + ${KERAS10_EPSILON}), folded`, kernelBackend: backend },
@@ -431,15 +439,4 @@ export async function importKeras(file: KerasWeightsFile, opts: ImportOptions): 
     weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: art.weightSpecs ?? [] }],
   };
   return { manifest, modelJson, weightsBin, report };
-}
-
-function concatBuffers(parts: ArrayBuffer[]): ArrayBuffer {
-  const n = parts.reduce((s, p) => s + p.byteLength, 0);
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(new Uint8Array(p), o);
-    o += p.byteLength;
-  }
-  return out.buffer;
 }

@@ -557,7 +557,8 @@ export function memoryHandler(files: Map<string, ArrayBuffer>): tf.io.IOHandler 
   };
 }
 
-function concatBuffers(buffers: ArrayBuffer[]): ArrayBuffer {
+/** The bytes of several buffers, one after another, in one new buffer. */
+export function concatBuffers(buffers: ArrayBuffer[]): ArrayBuffer {
   const total = buffers.reduce((n, b) => n + b.byteLength, 0);
   const out = new Uint8Array(total);
   let off = 0;
