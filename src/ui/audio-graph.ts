@@ -20,6 +20,7 @@ import { FloatSlot, RING_CAPACITY_SAMPLES, Slot, STATS_BYTES, statsViews, type S
 import { RecordChannel, type FromWorklet, type IoProcessorOptions, type RecordChannelIndex, type ToWorklet, type WorkletParams } from '../shared/messages';
 import type { SourceKind, SourceRequest } from '../shared/api';
 import { renderDemo } from '../dsp/demo';
+import DemoWorker from './demo.worker.ts?worker';
 
 /** What the graph reports to its owner. */
 export interface GraphEvents {
@@ -219,6 +220,7 @@ export class AudioGraph {
 
   /** Replaces the current source. Throws (with a user-facing message) when the new one fails. */
   async setSource(req: SourceRequest): Promise<void> {
+    this.sourceRequests++;
     switch (req.kind) {
       case 'mic':
         return this.useMic(req.deviceId);
@@ -302,13 +304,18 @@ export class AudioGraph {
     });
   }
 
+  /** Counts setSource calls: a demo still being synthesised when another source is chosen is not attached. */
+  private sourceRequests = 0;
+
   private async useDemo(): Promise<void> {
+    const request = this.sourceRequests;
     if (!this.demoBuffer || this.demoBuffer.sampleRate !== this.context.sampleRate) {
-      const samples = renderDemo(this.context.sampleRate);
+      const samples = await renderDemoOffThread(this.context.sampleRate);
       const buf = this.context.createBuffer(1, samples.length, this.context.sampleRate);
       buf.copyToChannel(samples, 0);
       this.demoBuffer = buf as unknown as AudioBuffer;
     }
+    if (request !== this.sourceRequests) return; // another source was chosen while the demo rendered
     const src: IAudioBufferSourceNode<IAudioContext> = this.context.createBufferSource();
     src.buffer = this.demoBuffer as never;
     src.loop = true;
@@ -387,4 +394,28 @@ export class AudioGraph {
     this.sinkElement?.pause();
     await this.context.close();
   }
+}
+
+/**
+ * The demo piece rendered in a worker, so the page keeps drawing while it is synthesised (1-2.5 s
+ * at 48 kHz on a 2-core machine); on the main thread only where a worker cannot start.
+ */
+function renderDemoOffThread(sampleRateHz: number): Promise<Float32Array> {
+  let worker: Worker;
+  try {
+    worker = new DemoWorker();
+  } catch {
+    return Promise.resolve(renderDemo(sampleRateHz));
+  }
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<Float32Array>) => {
+      worker.terminate();
+      resolve(e.data);
+    };
+    worker.onerror = (e) => {
+      worker.terminate();
+      reject(new Error(`The demo piece could not be synthesised: ${e.message || 'worker error'}`));
+    };
+    worker.postMessage({ sampleRateHz });
+  });
 }
