@@ -193,7 +193,28 @@ class Panel {
     this.rect = r;
     this.caption.style.fontSize = fontSize;
     this.caption.position.set(r.x, r.y);
+    this.fitCaption();
     this.place();
+  }
+
+  private fullCaption = '';
+
+  /** Sets the caption, shortened with an ellipsis to the panel's width (a long feature label must not run into the next panel). */
+  setCaption(text: string): void {
+    if (text === this.fullCaption) return;
+    this.fullCaption = text;
+    this.fitCaption();
+  }
+
+  private fitCaption(): void {
+    if (!this.fullCaption) return;
+    const max = Math.max(8, this.rect.w);
+    let t = this.fullCaption;
+    this.caption.text = t;
+    while (this.caption.width > max && t.length > 1) {
+      t = t.slice(0, Math.max(1, Math.min(t.length - 1, Math.floor((t.length * max) / this.caption.width) - 1)));
+      this.caption.text = `${t.trimEnd()}…`;
+    }
   }
 
   /** Makes sure the image is w x h and the sprite shows it. */
@@ -254,9 +275,9 @@ export class FeatureDetailView {
     if (key !== this.captionKey) {
       this.captionKey = key;
       const name = featureCaption(model, a.layer, a.feature);
-      this.map.caption.text = this.compact ? 'Activation' : `Activation: ${name}`;
-      this.deconv.caption.text = this.compact ? '|X| × mask' : `Deconvolved |X| × mask (${method})`;
-      this.mask.caption.text = this.compact ? `Mask (${method})` : `Mask (${method}; signed √, blue < 0 < orange)`;
+      this.map.setCaption(this.compact ? 'Activation' : `Activation: ${name}`);
+      this.deconv.setCaption(this.compact ? '|X| × mask' : `Deconvolved |X| × mask (${method})`);
+      this.mask.setCaption(this.compact ? `Mask (${method})` : `Mask (${method}; signed √, blue < 0 < orange)`);
       this.mapMax = 0;
       this.maskMax = 0;
     }
