@@ -12,7 +12,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { auraliseSpectrum, matchLevel } from '../dsp/auralise';
 import { stft } from '../dsp/stft';
@@ -28,7 +27,7 @@ import { blit, drawText, encodePng, gridLayout, maskedRasters, raster, spectrogr
 import type { Raster } from './atlas-image';
 import { readAnalysisSignal } from './audio-input';
 import { defaultModelDir } from './explain';
-import { runCommand, UsageError } from './command';
+import { parseCommandArgs, runCommand, UsageError } from './command';
 
 /** Help text of the atlas command. */
 export const ATLAS_USAGE = `usage: npm run cli -- atlas <song.wav>... --out DIR [--layers 1-5] [--features all|LIST] [--model DIR]
@@ -80,20 +79,10 @@ export function parseList(v: string, what: string, min: number): number[] {
 
 /** Parses `atlas` arguments (without the command name). */
 export function parseAtlasArgs(argv: string[]): AtlasOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' }, layers: { type: 'string' }, features: { type: 'string', default: 'all' }, model: { type: 'string' },
-        whole: { type: 'boolean', default: false }, seconds: { type: 'string' }, workers: { type: 'string' }, force: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandArgs(argv, {
+    out: { type: 'string' }, layers: { type: 'string' }, features: { type: 'string', default: 'all' }, model: { type: 'string' },
+    whole: { type: 'boolean', default: false }, seconds: { type: 'string' }, workers: { type: 'string' }, force: { type: 'boolean', default: false },
+  });
   if (positionals.length === 0) throw new UsageError('expected at least one song (WAV file), got none');
   if (!v.out) throw new UsageError('--out: expected an output folder, got nothing');
   if (v.whole && v.seconds !== undefined) throw new UsageError('expected --whole or --seconds N, got both');

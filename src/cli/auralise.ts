@@ -8,7 +8,6 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { auraliseOffline, matchLevel } from '../dsp/auralise';
 import { encodeWav } from '../dsp/wav';
 import { Analyzer, METHODS } from '../model/analyzer';
@@ -19,7 +18,7 @@ import { inputTensor } from '../model/input';
 import { loadModelFromDir } from '../model/node-io';
 import { magnitudeFrames, projectFile, readAnalysisSignal } from './audio-input';
 import { defaultModelDir } from './explain';
-import { intArg, runCommand, UsageError } from './command';
+import { intArg, parseCommandArgs, runCommand, UsageError } from './command';
 
 /** Help text of the auralise command. */
 export const AURALISE_USAGE = `usage: npm run cli -- auralise <audio.wav> --layer L --feature k [--method deconvnet|saliency|guided|gradcam]
@@ -51,21 +50,11 @@ export interface AuraliseOptions {
 
 /** Parses `auralise` arguments (without the command name). */
 export function parseAuraliseArgs(argv: string[]): AuraliseOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        layer: { type: 'string' }, feature: { type: 'string' }, method: { type: 'string', default: 'deconvnet' }, label: { type: 'string' },
-        rectify: { type: 'boolean', default: false }, mute: { type: 'boolean', default: false }, whole: { type: 'boolean', default: false },
-        'hop-group': { type: 'string', default: '2' }, model: { type: 'string' }, out: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandArgs(argv, {
+    layer: { type: 'string' }, feature: { type: 'string' }, method: { type: 'string', default: 'deconvnet' }, label: { type: 'string' },
+    rectify: { type: 'boolean', default: false }, mute: { type: 'boolean', default: false }, whole: { type: 'boolean', default: false },
+    'hop-group': { type: 'string', default: '2' }, model: { type: 'string' }, out: { type: 'string' },
+  });
   if (positionals.length !== 1) throw new UsageError(`expected one WAV file, got ${positionals.length ? positionals.join(' ') : 'none'}`);
   if (!METHODS.includes(v.method as Method)) throw new UsageError(`--method: expected one of ${METHODS.join(', ')}, got '${v.method}'`);
   if (!v.out) throw new UsageError('--out: expected an output WAV path, got nothing');

@@ -1,7 +1,18 @@
 /** The shared shape of a CLI command: parse argv, run, map errors to exit codes and messages. */
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+
 /** A mistake in the command line: printed with the usage, exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** node:util parseArgs over argv with positionals allowed; its errors become UsageErrors (usage, exit 2). */
+export function parseCommandArgs<O extends ParseArgsOptionsConfig>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true as const, options });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /** An integer option >= min; a UsageError naming the option otherwise. */

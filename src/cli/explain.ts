@@ -8,7 +8,6 @@ import '@tensorflow/tfjs-backend-wasm';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Analyzer, METHODS } from '../model/analyzer';
 import type { Method, Selection } from '../model/analyzer';
 import { axisField, tapGeometry, totalTimeStrideFrames, windowStart } from '../model/graph';
@@ -16,7 +15,7 @@ import { inputBins, networkInput, projectionToStft } from '../model/frontend';
 import { inputTensor } from '../model/input';
 import { loadModelFromDir } from '../model/node-io';
 import { clipMagnitudeFrames, magnitudeFrames, readAnalysisSignal } from './audio-input';
-import { intArg, runCommand, UsageError } from './command';
+import { intArg, parseCommandArgs, runCommand, UsageError } from './command';
 
 /** Help text of the explain command. */
 export const EXPLAIN_USAGE = `usage: npm run cli -- explain <audio.wav> --layer L --feature k --method deconvnet|saliency|guided|gradcam
@@ -53,21 +52,11 @@ export interface ExplainOptions {
 
 /** Parses `explain` arguments (without the command name). */
 export function parseExplainArgs(argv: string[]): ExplainOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        layer: { type: 'string' }, feature: { type: 'string' }, method: { type: 'string' }, label: { type: 'string' },
-        model: { type: 'string' }, whole: { type: 'boolean', default: false }, out: { type: 'string' },
-        'hop-group': { type: 'string', default: '2' }, backend: { type: 'string', default: 'wasm' },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandArgs(argv, {
+    layer: { type: 'string' }, feature: { type: 'string' }, method: { type: 'string' }, label: { type: 'string' },
+    model: { type: 'string' }, whole: { type: 'boolean', default: false }, out: { type: 'string' },
+    'hop-group': { type: 'string', default: '2' }, backend: { type: 'string', default: 'wasm' },
+  });
   if (positionals.length !== 1) throw new UsageError(`expected one WAV file, got ${positionals.length ? positionals.join(' ') : 'none'}`);
   const method = v.method;
   if (!METHODS.includes(method as Method)) throw new UsageError(`--method: expected one of ${METHODS.join(', ')}, got '${method ?? ''}'`);

@@ -9,10 +9,9 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { KerasArch, KerasArray, KerasWeightsFile } from '../model/keras1';
 import { importKeras, KerasImportError } from '../model/keras1';
-import { runCommand, UsageError } from './command';
+import { parseCommandArgs, runCommand, UsageError } from './command';
 
 /** Help text of the import-keras command. */
 export const IMPORT_KERAS_USAGE = `usage: npm run cli -- import-keras <weights.h5> --arch compact_cnn|music_tagger_cnn
@@ -37,17 +36,7 @@ const ARCHS: readonly KerasArch[] = ['compact_cnn', 'music_tagger_cnn'];
 
 /** Parses `import-keras` arguments (without the command name). */
 export function parseImportKerasArgs(argv: string[]): ImportKerasOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { arch: { type: 'string' }, 'dense-from': { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' } },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values: v, positionals } = parsed;
+  const { values: v, positionals } = parseCommandArgs(argv, { arch: { type: 'string' }, 'dense-from': { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' } });
   if (positionals.length !== 1) throw new UsageError(`expected one weights file, got ${positionals.length ? positionals.join(' ') : 'none'}`);
   if (!ARCHS.includes(v.arch as KerasArch)) throw new UsageError(`--arch: expected one of ${ARCHS.join(', ')}, got ${v.arch === undefined ? 'nothing' : `'${v.arch}'`}`);
   const arch = v.arch as KerasArch;
