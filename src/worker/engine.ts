@@ -231,6 +231,9 @@ class Timing {
   get stats(): { median: number; p95: number } {
     return percentiles(this.xs);
   }
+  clear(): void {
+    this.xs.length = 0;
+  }
 }
 
 /** The engine behind the worker's comlink API. */
@@ -429,6 +432,9 @@ export class Engine implements EngineApi {
   private async useModel(r: { info: ModelInfo; backend: { name: string; reason: string } }): Promise<ModelInfo> {
     this.model = null; // no analysis of the new model on the old path while the path is rebuilt
     await this.fitPipeline(r.info);
+    // The previous model's analysis times would set the new one's solo allowance.
+    this.analysisTime.clear();
+    this.readbackTime.clear();
     this.backend = r.backend;
     this.model = r.info;
     this.selection = await this.requireAnalysis().select({ layer: Math.min(1, r.info.layers.length - 1), feature: 0, method: 'deconvnet' });
