@@ -128,11 +128,27 @@ def plain_forward(convs, dense_w, dense_b, x):
     return pooled, tags[0].numpy()
 
 
+def initialised_from(checkpoint):
+    """What a fine-tuned run started from: the earlier run's own metrics (beside its best.pt), when present."""
+    rel = os.path.relpath(checkpoint)
+    info = {'checkpoint': os.path.abspath(checkpoint) if rel.startswith('..') else rel}
+    try:
+        with open(os.path.join(os.path.dirname(checkpoint), 'metrics.json')) as f:
+            m = json.load(f)
+    except (OSError, ValueError):
+        return info
+    info.update({'trainClips': m.get('train_clips'), 'epochsRun': m.get('epochs_run'), 'bestEpoch': m.get('best_epoch'),
+                 'device': m.get('device'), 'torch': m.get('torch'), 'lr': m.get('lr'),
+                 'validationMeanRocAuc': round(m['validationMeanRocAuc'], 4),
+                 'testMeanRocAuc': round(m['testMeanRocAuc'], 4)})
+    return info
+
+
 def b64(a):
     return base64.b64encode(np.ascontiguousarray(a, dtype='<f4').tobytes()).decode('ascii')
 
 
-def export(run, model_id, models_dir, fixtures_dir, data_dir, name=None, command=None, fixture_inputs=2):
+def export(run, model_id, models_dir, fixtures_dir, data_dir, name=None, command=None, fixture_inputs=2, machine=None):
     ckpt = torch.load(os.path.join(run, 'best.pt'), map_location='cpu')
     with open(os.path.join(run, 'metrics.json')) as f:
         metrics = json.load(f)
@@ -216,6 +232,12 @@ def export(run, model_id, models_dir, fixtures_dir, data_dir, name=None, command
                     'testRocAuc': r4(metrics['testRocAuc']),
                     'testMeanRocAuc': round(metrics['testMeanRocAuc'], 4)},
     }
+    if metrics.get('ema'):
+        manifest['provenance']['optimizer'] += ', weights averaged (EMA, decay %g per step)' % metrics['ema']
+    if metrics.get('init'):
+        manifest['provenance']['initialisedFrom'] = initialised_from(metrics['init'])
+    if machine:
+        manifest['provenance']['machine'] = machine
     with open(os.path.join(out, 'manifest.json'), 'w') as f:
         json.dump(manifest, f, indent=1, allow_nan=False)
 
@@ -258,9 +280,10 @@ def main():
     ap.add_argument('--name')
     ap.add_argument('--command')
     ap.add_argument('--fixture-inputs', type=int, default=2)
+    ap.add_argument('--machine', help='where it was trained, in words (written to the provenance)')
     a = ap.parse_args()
     try:
-        export(a.run, a.id, a.models, a.fixtures, a.data, a.name, a.command, a.fixture_inputs)
+        export(a.run, a.id, a.models, a.fixtures, a.data, a.name, a.command, a.fixture_inputs, a.machine)
     except ExportError as e:
         sys.exit('export: refusing to export %s: %s' % (a.run, e))
 

@@ -348,6 +348,22 @@ def check_tools(soundfont):
         sys.exit('gen_data: soundfont %s not found: install the Debian package `%s`' % (soundfont, pkg))
 
 
+def reusable_clips(a):
+    """How many leading clips an existing render of this split shares with the one asked for (0: none)."""
+    try:
+        with open(os.path.join(a.out, a.split + '_meta.json')) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return 0
+    same = (meta.get('seed') == a.seed and meta.get('soundfont') == os.path.basename(a.soundfont)
+            and meta.get('chunk', CHUNK_CLIPS) == a.chunk and meta.get('tags') == TAGS
+            and meta.get('log1p_c') == frontend.LOG1P_C and meta.get('render_rate_hz') == RENDER_RATE_HZ)
+    n = int(meta.get('clips', 0))
+    if not same or n > a.clips or (n % a.chunk and n != a.clips):
+        return 0
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--split', required=True)
@@ -361,18 +377,26 @@ def main():
     check_tools(a.soundfont)
     os.makedirs(a.out, exist_ok=True)
     t_start = time.time()
-    chunks = [(a.soundfont, a.seed, s, min(a.chunk, a.clips - s)) for s in range(0, a.clips, a.chunk)]
     xs = np.lib.format.open_memmap(os.path.join(a.out, a.split + '_x.npy.tmp'), mode='w+', dtype=np.float16,
                                    shape=(a.clips, frontend.N_BINS, frontend.WINDOW_FRAMES))
     ys = np.zeros((a.clips, len(TAGS)), dtype=np.uint8)
-    done = 0
+    kept = reusable_clips(a)
+    if kept:
+        # Chunks are seeded by [seed, first clip], so an earlier, smaller render of this split with the
+        # same seed, soundfont and chunk size holds exactly the first clips of this one.
+        xs[:kept] = np.load(os.path.join(a.out, a.split + '_x.npy'), mmap_mode='r')[:kept]
+        ys[:kept] = np.load(os.path.join(a.out, a.split + '_y.npy'))[:kept]
+        print('[gen %s] kept the first %d clips of the earlier render (same seed, soundfont, chunk)' % (a.split, kept),
+              flush=True)
+    chunks = [(a.soundfont, a.seed, s, min(a.chunk, a.clips - s)) for s in range(kept, a.clips, a.chunk)]
+    done = kept
     with Pool(a.jobs) as pool:
         for (_, _, s, c), (f, y) in zip(chunks, pool.imap(render_chunk, chunks)):
             xs[s: s + c] = f
             ys[s: s + c] = y
             done += c
             el = time.time() - t_start
-            print('[gen %s] %d/%d clips, %.0f s, eta %.0f s' % (a.split, done, a.clips, el, el / done * (a.clips - done)),
+            print('[gen %s] %d/%d clips, %.0f s, eta %.0f s' % (a.split, done, a.clips, el, el / (done - kept) * (a.clips - done)),
                   flush=True)
     xs.flush()
     del xs
@@ -380,8 +404,8 @@ def main():
     np.save(os.path.join(a.out, a.split + '_y.npy'), ys)
     meta = {'split': a.split, 'clips': a.clips, 'seed': a.seed, 'soundfont': os.path.basename(a.soundfont),
             'tags': TAGS, 'positives': {t: int(ys[:, i].sum()) for i, t in enumerate(TAGS)},
-            'seconds': round(time.time() - t_start, 1), 'log1p_c': frontend.LOG1P_C,
-            'render_rate_hz': RENDER_RATE_HZ}
+            'seconds': round(time.time() - t_start, 1), 'kept_from_earlier_render': kept, 'log1p_c': frontend.LOG1P_C,
+            'render_rate_hz': RENDER_RATE_HZ, 'chunk': a.chunk}
     with open(os.path.join(a.out, a.split + '_meta.json'), 'w') as f:
         json.dump(meta, f, indent=1)
     print('[gen %s] done: %s' % (a.split, json.dumps(meta['positives'])), flush=True)

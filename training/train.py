@@ -164,6 +164,10 @@ def main():
     ap.add_argument('--evals-per-epoch', type=int, default=1)
     ap.add_argument('--train-limit', type=int, default=0)
     ap.add_argument('--no-augment', action='store_true')
+    ap.add_argument('--init', default='', help='start from this best.pt (same channels and tags) instead of random weights')
+    ap.add_argument('--warmup', type=float, default=0.1, help='fraction of the one-cycle schedule spent warming up')
+    ap.add_argument('--ema', type=float, default=0, help='evaluate and keep an exponential moving average of the '
+                    'weights with this decay per step (0: off; 0.999 averages about the last 1,000 steps)')
     ap.add_argument('--device', default='cpu', help="'cpu' (default), 'cuda' or 'auto' (cuda when available); "
                     'augmentation and batching stay on the CPU with the same seeded generator either way')
     a = ap.parse_args()
@@ -188,13 +192,25 @@ def main():
 
     model = AuralNet(a.channels, len(tags)).to(device)
     channels = model.channels
+    if a.init:
+        ck = torch.load(a.init, map_location='cpu')
+        if ck.get('tags') != tags or parse_channels(ck.get('channels')) != channels:
+            sys.exit('train: --init %s: expected channels %s and tags %s, got %s and %s'
+                     % (a.init, channels, tags, ck.get('channels'), ck.get('tags')))
+        model.load_state_dict(ck['state_dict'])
+        log(logf, 'initialised from %s' % a.init)
+    ema = None
+    if a.ema:
+        ema = AuralNet(channels, len(tags)).to(device)
+        ema.load_state_dict(model.state_dict())
+        ema.eval()
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     gen = torch.Generator().manual_seed(a.seed)
     steps_per_epoch = int(math.ceil(len(xtr) / a.batch))
     # Evaluate at evenly spaced points of each epoch, the last one at the epoch's end.
     eval_points = {int(round(k * steps_per_epoch / a.evals_per_epoch)) for k in range(1, a.evals_per_epoch + 1)}
     total_steps = steps_per_epoch * a.epochs
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=total_steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=total_steps, pct_start=a.warmup)
     best = {'val_mean': -1.0}
     bad_evals = 0
     t_start = time.time()
@@ -218,6 +234,13 @@ def main():
             opt.step()
             sched.step()
             step += 1
+            if ema is not None:
+                with torch.no_grad():
+                    for e, m in zip(ema.state_dict().values(), model.state_dict().values()):
+                        if e.dtype.is_floating_point:
+                            e.mul_(a.ema).add_(m, alpha=1 - a.ema)
+                        else:
+                            e.copy_(m)
             run_loss += loss.item()
             if step % 50 == 0:
                 log(logf, 'epoch %d step %d/%d loss %.4f (%.1f s)' % (epoch + 1, step, total_steps, run_loss / 50,
@@ -225,9 +248,10 @@ def main():
                 run_loss = 0.0
             over_time = a.max_minutes and (time.time() - t_start) > a.max_minutes * 60
             if (bi + 1) in eval_points or over_time:
-                pva = predict(model, xva, device=device)
+                judged = model if ema is None else ema
+                pva = predict(judged, xva, device=device)
                 va, va_mean = per_tag_auc(yva, pva, tags)
-                pte = predict(model, xte, device=device)
+                pte = predict(judged, xte, device=device)
                 te, te_mean = per_tag_auc(yte, pte, tags)
                 history.append({'step': step, 'epoch': round(step / steps_per_epoch, 2), 'val_mean': va_mean,
                                 'test_mean': te_mean, 'seconds': round(time.time() - t_start, 1)})
@@ -236,7 +260,7 @@ def main():
                 if va_mean > best['val_mean']:
                     best = {'val_mean': va_mean, 'val': va, 'test_mean': te_mean, 'test': te, 'step': step,
                             'epoch': round(step / steps_per_epoch, 2)}
-                    torch.save({'state_dict': {k: v.cpu() for k, v in model.state_dict().items()}, 'channels': channels, 'tags': tags},
+                    torch.save({'state_dict': {k: v.cpu() for k, v in judged.state_dict().items()}, 'channels': channels, 'tags': tags},
                                os.path.join(a.run, 'best.pt'))
                     bad_evals = 0
                 else:
@@ -256,7 +280,7 @@ def main():
         'tags': tags, 'channels': channels, 'best_step': best.get('step'), 'best_epoch': best.get('epoch'),
         'epochs_run': round(step / steps_per_epoch, 2), 'epochs_planned': a.epochs,
         'training_seconds': round(seconds, 1), 'seed': a.seed, 'batch': a.batch, 'lr': a.lr,
-        'augment': not a.no_augment, 'device': device, 'torch': torch.__version__, 'train_clips': len(xtr), 'val_clips': len(xva), 'test_clips': len(xte),
+        'augment': not a.no_augment, 'init': a.init or None, 'ema': a.ema or None, 'warmup': a.warmup, 'device': device, 'torch': torch.__version__, 'train_clips': len(xtr), 'val_clips': len(xva), 'test_clips': len(xte),
         'validationRocAuc': best.get('val'), 'validationMeanRocAuc': best['val_mean'],
         'testRocAuc': best.get('test'), 'testMeanRocAuc': best.get('test_mean'), 'history': history,
     }

@@ -3,8 +3,10 @@
 #   npm run train            full run (about 10,000 + 1,000 + 800 clips, then training)
 #   npm run train -- --tiny  smoke config (a few dozen clips, one epoch) into a temp folder
 # Environment overrides: CHANNELS (default 16-16-32-64-64; uniform e.g. 16), EPOCHS (4), EVALS (per epoch, 2), THREADS (2),
-# MAX_MINUTES (0 = no limit), DEVICE (cpu | cuda | auto), JOBS (render processes, 2), PY, FLUID_SF, TIM_SF,
-# DATA, RUNS, OUT_MODELS, OUT_FIXTURES.
+# MAX_MINUTES (0 = no limit), DEVICE (cpu | cuda | auto), JOBS (render processes, 2), N_TRAIN (training clips, 10000;
+# a larger count keeps an earlier render's clips and renders the rest), INIT (a best.pt to continue from), LR (2e-3),
+# WARMUP (0.1), EMA (0 = off), PATIENCE (3), RUN_NAME (cnn$CHANNELS), MACHINE (a provenance note), PY, FLUID_SF,
+# TIM_SF, DATA, RUNS, OUT_MODELS, OUT_FIXTURES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,11 +40,14 @@ if [ "$TINY" = 1 ]; then
 else
   DATA=${DATA:-training/data}; RUNS=${RUNS:-training/runs}
   OUT_MODELS=${OUT_MODELS:-models}; OUT_FIXTURES=${OUT_FIXTURES:-test/fixtures/model-parity}
-  N_TRAIN=10000; N_VAL=1000; N_TEST=800; CHUNK=40; JOBS=${JOBS:-2}
+  N_TRAIN=${N_TRAIN:-10000}; N_VAL=1000; N_TEST=800; CHUNK=40; JOBS=${JOBS:-2}
   EPOCHS=${EPOCHS:-4}; MODEL_ID=auralscope-cnn$CHANNELS
-  TRAIN_ARGS=(--batch 32 --threads "${THREADS:-2}" --evals-per-epoch "${EVALS:-2}" --max-minutes "${MAX_MINUTES:-0}" --device "${DEVICE:-cpu}")
+  TRAIN_ARGS=(--batch 32 --threads "${THREADS:-2}" --evals-per-epoch "${EVALS:-2}" --max-minutes "${MAX_MINUTES:-0}"
+              --device "${DEVICE:-cpu}")
 fi
-RUN=$RUNS/cnn$CHANNELS
+TRAIN_ARGS+=(--lr "${LR:-2e-3}" --warmup "${WARMUP:-0.1}" --ema "${EMA:-0}" --patience "${PATIENCE:-3}")
+if [ -n "${INIT:-}" ]; then TRAIN_ARGS+=(--init "$INIT"); fi
+RUN=$RUNS/${RUN_NAME:-cnn$CHANNELS}
 echo "train.sh: data $DATA, run $RUN, model $OUT_MODELS/$MODEL_ID"
 
 gen() {  # split clips seed soundfont
@@ -59,5 +64,6 @@ gen train "$N_TRAIN" 1 "$FLUID_SF"
 
 nice -n 10 "$PY" training/train.py --data "$DATA" --run "$RUN" --channels "$CHANNELS" --epochs "$EPOCHS" "${TRAIN_ARGS[@]}"
 "$PY" training/export.py --run "$RUN" --id "$MODEL_ID" --models "$OUT_MODELS" --fixtures "$OUT_FIXTURES" \
-  --data "$DATA" --command "$(env | grep -E '^(CHANNELS|EPOCHS|EVALS|THREADS|MAX_MINUTES|DEVICE)=' | sort | tr '\n' ' ')npm run train$([ "$TINY" = 1 ] && echo ' -- --tiny' || true)"
+  --data "$DATA" ${MACHINE:+--machine "$MACHINE"} \
+  --command "$(env | grep -E '^(CHANNELS|EPOCHS|EVALS|THREADS|MAX_MINUTES|DEVICE|N_TRAIN|INIT|LR|WARMUP|EMA|PATIENCE|RUN_NAME)=' | sort | tr '\n' ' ')npm run train$([ "$TINY" = 1 ] && echo ' -- --tiny' || true)"
 echo "train.sh: done: $OUT_MODELS/$MODEL_ID"

@@ -64,6 +64,54 @@ describe('training smoke run (tiny config)', () => {
     }
     model.dispose();
   }, 90_000);
+
+  it.skipIf(reason !== null)('continues from a checkpoint (INIT) with weight averaging (EMA), and the manifest says where it started', () => {
+    const init = join(work, 'runs', 'cnn4', 'best.pt');
+    expect(existsSync(init), 'the first tiny run left no best.pt').toBe(true);
+    // Python's json writes NaN for tags a tiny split lacks; JSON.parse does not read it.
+    const first = JSON.parse(readFileSync(join(work, 'runs', 'cnn4', 'metrics.json'), 'utf8').replace(/\bNaN\b/g, 'null')) as
+      { validationMeanRocAuc: number; testMeanRocAuc: number };
+    const r = spawnSync('bash', ['training/train.sh', '--tiny'], {
+      env: { ...process.env, WORK: work, INIT: init, EMA: '0.9', RUN_NAME: 'ft', MACHINE: 'the smoke test' },
+      encoding: 'utf8',
+      timeout: 80_000,
+    });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(readFileSync(join(work, 'runs', 'ft', 'train.log'), 'utf8')).toContain(`initialised from ${init}`);
+    const m = JSON.parse(readFileSync(join(work, 'models', 'auralscope-tiny', 'manifest.json'), 'utf8')) as
+      { provenance: { command: string; optimizer: string; machine: string; initialisedFrom: Record<string, unknown> } };
+    expect(m.provenance.initialisedFrom).toMatchObject({
+      checkpoint: init,
+      validationMeanRocAuc: Math.round(first.validationMeanRocAuc * 1e4) / 1e4,
+      testMeanRocAuc: Math.round(first.testMeanRocAuc * 1e4) / 1e4,
+    });
+    expect(m.provenance.optimizer).toMatch(/EMA, decay 0\.9 per step/);
+    expect(m.provenance.machine).toBe('the smoke test');
+    expect(m.provenance.command).toBe(`EMA=0.9 INIT=${init} RUN_NAME=ft npm run train -- --tiny`);
+  }, 90_000);
+
+  it.skipIf(reason !== null)('a larger render of a split keeps the clips an earlier, smaller render made, identical to rendering all at once', () => {
+    const gen = (out: string, clips: number) => spawnSync(PY, ['training/gen_data.py', '--split', 'g', '--clips', String(clips),
+      '--seed', '9', '--soundfont', '/usr/share/sounds/sf2/FluidR3_GM.sf2', '--out', out, '--jobs', '1', '--chunk', '4'],
+    { encoding: 'utf8', timeout: 60_000 });
+    const grown = join(work, 'grown');
+    const once = join(work, 'once');
+    for (const [out, clips] of [[grown, 4], [grown, 8], [once, 8]] as const) {
+      const r = gen(out, clips);
+      expect(r.status, r.stderr).toBe(0);
+      if (out === grown && clips === 8) expect(r.stdout).toContain('kept the first 4 clips');
+    }
+    const cmp = spawnSync(PY, ['-c', [
+      'import numpy as np, sys',
+      `a = np.load("${grown}/g_x.npy"); b = np.load("${once}/g_x.npy")`,
+      `ya = np.load("${grown}/g_y.npy"); yb = np.load("${once}/g_y.npy")`,
+      'print(a.shape[0], b.shape[0], np.array_equal(a, b), np.array_equal(ya, yb), float(np.abs(a[4:].astype(float)).max()))',
+    ].join('\n')], { encoding: 'utf8' });
+    expect(cmp.status, cmp.stderr).toBe(0);
+    const [na, nb, sameX, sameY, newMax] = cmp.stdout.trim().split(' ');
+    expect([na, nb, sameX, sameY]).toEqual(['8', '8', 'True', 'True']);
+    expect(Number(newMax)).toBeGreaterThan(0); // the four new clips were rendered, not left as zeros
+  }, 90_000);
 });
 
 describe('exporter refuses shapes the browser model cannot load', () => {
