@@ -128,6 +128,14 @@ def plain_forward(convs, dense_w, dense_b, x):
     return pooled, tags[0].numpy()
 
 
+def augmentation_text(metrics):
+    if not metrics['augment']:
+        return 'none'
+    mix = metrics.get('mix', 0.33)
+    return ('random gain and EQ in the feature domain, %d %% of each batch mixed with another clip' % round(100 * mix)
+            if mix > 0 else 'random gain and EQ in the feature domain (no clip mixing)')
+
+
 def initialised_from(checkpoint):
     """What a fine-tuned run started from: the earlier run's own metrics (beside its best.pt), when present."""
     rel = os.path.relpath(checkpoint)
@@ -138,10 +146,11 @@ def initialised_from(checkpoint):
     except (OSError, ValueError):
         return info
     info.update({'trainClips': m.get('train_clips'), 'epochsRun': m.get('epochs_run'), 'bestEpoch': m.get('best_epoch'),
-                 'device': m.get('device'), 'torch': m.get('torch'), 'lr': m.get('lr'),
+                 'device': m.get('device'), 'torch': m.get('torch'), 'lr': m.get('lr'), 'ema': m.get('ema'),
+                 'augmentation': augmentation_text(m), 'initialisedFrom': m.get('init'),
                  'validationMeanRocAuc': round(m['validationMeanRocAuc'], 4),
                  'testMeanRocAuc': round(m['testMeanRocAuc'], 4)})
-    return info
+    return {k: v for k, v in info.items() if v is not None}
 
 
 def b64(a):
@@ -225,7 +234,7 @@ def export(run, model_id, models_dir, fixtures_dir, data_dir, name=None, command
             'framework': 'PyTorch %s (%s), batch-norm folded into the conv weights at export'
                          % (metrics.get('torch', torch.__version__), metrics.get('device', 'cpu').upper()),
             'optimizer': 'Adam, one-cycle lr %g, batch %d, binary cross-entropy' % (metrics['lr'], metrics['batch']),
-            'augmentation': 'random gain, EQ and clip mixing in the feature domain' if metrics['augment'] else 'none',
+            'augmentation': augmentation_text(metrics),
         },
         'metrics': {'validationRocAuc': r4(metrics['validationRocAuc']),
                     'validationMeanRocAuc': round(metrics['validationMeanRocAuc'], 4),

@@ -107,10 +107,11 @@ def predict(model, x16, batch=64, device='cpu'):
     return np.concatenate(out) if out else np.zeros((0, model.dense.out_features))
 
 
-def augment(xb, yb, gen):
+def augment(xb, yb, gen, mix_fraction=0.33):
     """Feature-domain augmentation: random gain, smooth random EQ, and mixing of clip pairs.
 
-    xb holds log1p(C|X|); |X| is recovered exactly with expm1, modified, and re-scaled. The random
+    xb holds log1p(C|X|); |X| is recovered exactly with expm1, modified, and re-scaled. mix_fraction of
+    the clips (0: none) are mixed with another clip of the batch. The random
     draws come from the CPU generator in a fixed order (same on every device); the arithmetic runs
     where xb is (the GPU, when training there).
     """
@@ -124,7 +125,9 @@ def augment(xb, yb, gen):
     bw = torch.empty(n, 1, 1).uniform_(0.03, 0.3, generator=gen).to(dev)
     bump = torch.empty(n, 1, 1).uniform_(-10, 10, generator=gen).to(dev) * torch.exp(-0.5 * ((f - fc) / bw) ** 2)
     mag = mag * 10 ** ((gain_db + tilt + bump) / 20)
-    mix = (torch.rand(n, generator=gen) < 0.33).to(dev)
+    if mix_fraction <= 0:
+        return torch.log1p(mag), yb
+    mix = (torch.rand(n, generator=gen) < mix_fraction).to(dev)
     if mix.any():
         perm = torch.randperm(n, generator=gen).to(dev)
         rel = 10 ** (torch.empty(n, 1, 1).uniform_(-10, 3, generator=gen).to(dev) / 20)
@@ -164,6 +167,8 @@ def main():
     ap.add_argument('--evals-per-epoch', type=int, default=1)
     ap.add_argument('--train-limit', type=int, default=0)
     ap.add_argument('--no-augment', action='store_true')
+    ap.add_argument('--mix', type=float, default=0.33, help='fraction of each batch mixed with another clip of the '
+                    'batch (labels OR-ed); 0 keeps the gain and EQ augmentation only')
     ap.add_argument('--init', default='', help='start from this best.pt (same channels and tags) instead of random weights')
     ap.add_argument('--warmup', type=float, default=0.1, help='fraction of the one-cycle schedule spent warming up')
     ap.add_argument('--ema', type=float, default=0, help='evaluate and keep an exponential moving average of the '
@@ -226,7 +231,7 @@ def main():
             xb = torch.from_numpy(xtr[idx].astype(np.float32)).to(device)
             yb = torch.from_numpy(ytr[idx]).to(device)
             if not a.no_augment:
-                xb, yb = augment(xb, yb, gen)
+                xb, yb = augment(xb, yb, gen, a.mix)
             model.train()
             loss = F.binary_cross_entropy_with_logits(model(xb.unsqueeze(1)), yb)
             opt.zero_grad()
@@ -280,7 +285,7 @@ def main():
         'tags': tags, 'channels': channels, 'best_step': best.get('step'), 'best_epoch': best.get('epoch'),
         'epochs_run': round(step / steps_per_epoch, 2), 'epochs_planned': a.epochs,
         'training_seconds': round(seconds, 1), 'seed': a.seed, 'batch': a.batch, 'lr': a.lr,
-        'augment': not a.no_augment, 'init': a.init or None, 'ema': a.ema or None, 'warmup': a.warmup, 'device': device, 'torch': torch.__version__, 'train_clips': len(xtr), 'val_clips': len(xva), 'test_clips': len(xte),
+        'augment': not a.no_augment, 'mix': a.mix, 'init': a.init or None, 'ema': a.ema or None, 'warmup': a.warmup, 'device': device, 'torch': torch.__version__, 'train_clips': len(xtr), 'val_clips': len(xva), 'test_clips': len(xte),
         'validationRocAuc': best.get('val'), 'validationMeanRocAuc': best['val_mean'],
         'testRocAuc': best.get('test'), 'testMeanRocAuc': best.get('test_mean'), 'history': history,
     }

@@ -5,7 +5,7 @@
 # Environment overrides: CHANNELS (default 16-16-32-64-64; uniform e.g. 16), EPOCHS (4), EVALS (per epoch, 2), THREADS (2),
 # MAX_MINUTES (0 = no limit), DEVICE (cpu | cuda | auto), JOBS (render processes, 2), N_TRAIN (training clips, 10000;
 # a larger count keeps an earlier render's clips and renders the rest), INIT (a best.pt to continue from), LR (2e-3),
-# WARMUP (0.1), EMA (0 = off), PATIENCE (3), RUN_NAME (cnn$CHANNELS), MACHINE (a provenance note), PY, FLUID_SF,
+# WARMUP (0.1), EMA (0 = off), MIX (fraction of a batch mixed with another clip, 0.33), PATIENCE (3), RUN_NAME (cnn$CHANNELS), MACHINE (a provenance note), PY, FLUID_SF,
 # TIM_SF, DATA, RUNS, OUT_MODELS, OUT_FIXTURES.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +45,7 @@ else
   TRAIN_ARGS=(--batch 32 --threads "${THREADS:-2}" --evals-per-epoch "${EVALS:-2}" --max-minutes "${MAX_MINUTES:-0}"
               --device "${DEVICE:-cpu}")
 fi
-TRAIN_ARGS+=(--lr "${LR:-2e-3}" --warmup "${WARMUP:-0.1}" --ema "${EMA:-0}" --patience "${PATIENCE:-3}")
+TRAIN_ARGS+=(--lr "${LR:-2e-3}" --warmup "${WARMUP:-0.1}" --ema "${EMA:-0}" --patience "${PATIENCE:-3}" --mix "${MIX:-0.33}")
 if [ -n "${INIT:-}" ]; then TRAIN_ARGS+=(--init "$INIT"); fi
 RUN=$RUNS/${RUN_NAME:-cnn$CHANNELS}
 echo "train.sh: data $DATA, run $RUN, model $OUT_MODELS/$MODEL_ID"
@@ -65,5 +65,5 @@ gen train "$N_TRAIN" 1 "$FLUID_SF"
 nice -n 10 "$PY" training/train.py --data "$DATA" --run "$RUN" --channels "$CHANNELS" --epochs "$EPOCHS" "${TRAIN_ARGS[@]}"
 "$PY" training/export.py --run "$RUN" --id "$MODEL_ID" --models "$OUT_MODELS" --fixtures "$OUT_FIXTURES" \
   --data "$DATA" ${MACHINE:+--machine "$MACHINE"} \
-  --command "$(env | grep -E '^(CHANNELS|EPOCHS|EVALS|THREADS|MAX_MINUTES|DEVICE|N_TRAIN|INIT|LR|WARMUP|EMA|PATIENCE|RUN_NAME)=' | sort | tr '\n' ' ')npm run train$([ "$TINY" = 1 ] && echo ' -- --tiny' || true)"
+  --command "$(env | grep -E '^(CHANNELS|EPOCHS|EVALS|THREADS|MAX_MINUTES|DEVICE|N_TRAIN|INIT|LR|WARMUP|EMA|MIX|PATIENCE|RUN_NAME)=' | sort | tr '\n' ' ')npm run train$([ "$TINY" = 1 ] && echo ' -- --tiny' || true)"
 echo "train.sh: done: $OUT_MODELS/$MODEL_ID"
