@@ -32,6 +32,17 @@ interface GpuDeviceLike {
 /** How long a failed WebGPU analysis waits to learn whether its device was lost, ms. */
 const LOSS_GRACE_MS = 200;
 
+/** n seeded pseudo-random magnitudes with sparse-ish peaks, like a spectrogram (backend comparisons and benches). */
+function syntheticMagnitudes(n: number, seed: number): Float32Array {
+  const mag = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    mag[i] = 20 * (s / 4294967296) ** 4;
+  }
+  return mag;
+}
+
 /** How a device loss is named in errors and notices. */
 function lossText(info: { reason: string; message: string }): string {
   return `WebGPU device lost (${info.reason || 'unknown'}${info.message ? `: ${info.message}` : ''})`;
@@ -363,16 +374,12 @@ export class AnalysisService {
 
   /** Loads a model; the previous one runs until the new one is ready. Returns its info and the backend. */
   async load(baseUrl: string, pageUrl: string, backend: BackendName): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
-    return this.exclusive(async () => {
-      return this.swapIn(() => AnalysisStage.load(baseUrl, pageUrl), pageUrl, backend);
-    });
+    return this.exclusive(() => this.swapIn(() => AnalysisStage.load(baseUrl, pageUrl), pageUrl, backend));
   }
 
   /** The same from user-picked files. */
   async loadFiles(files: Record<string, ArrayBuffer>, pageUrl: string, backend: BackendName): Promise<{ info: ModelInfo; backend: { name: string; reason: string } }> {
-    return this.exclusive(async () => {
-      return this.swapIn(() => AnalysisStage.loadFiles(files), pageUrl, backend);
-    });
+    return this.exclusive(() => this.swapIn(() => AnalysisStage.loadFiles(files), pageUrl, backend));
   }
 
   /**
@@ -464,12 +471,7 @@ export class AnalysisService {
       await startBackend(backend);
       try {
         const frames = stage.info.windowFrames, bins = stage.stftBins;
-        const mag = new Float32Array(frames * bins);
-        let s = seed >>> 0;
-        for (let i = 0; i < mag.length; i++) {
-          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-          mag[i] = 20 * (s / 4294967296) ** 4; // sparse-ish peaks, like a spectrogram
-        }
+        const mag = syntheticMagnitudes(frames * bins, seed);
         stage.select(sel);
         const r = await stage.analyse(mag, 0, frames, bins);
         return { backend: tf.getBackend(), projection: r.frame.projection, featureMap: r.frame.map, predictions: r.frame.predictions };
@@ -495,12 +497,7 @@ export class AnalysisService {
       await startBackend(backend);
       try {
         const frames = stage.info.windowFrames, bins = stage.stftBins;
-        const mag = new Float32Array(frames * bins);
-        let s = 4321;
-        for (let i = 0; i < mag.length; i++) {
-          s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-          mag[i] = 20 * (s / 4294967296) ** 4;
-        }
+        const mag = syntheticMagnitudes(frames * bins, 4321);
         const w0 = performance.now();
         await stage.analyse(mag, 0, frames, bins);
         const out: BackendBench = { backend: tf.getBackend(), warmUpMs: performance.now() - w0, computeMs: [], readbackMs: [], totalMs: [] };
